@@ -1,0 +1,19 @@
+# API node and cron process image. Node 24 runs the TypeScript sources directly (type stripping).
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Dev dependencies (the pinned `node` package, mocha, tsc) are not needed: the image has Node 24.
+RUN npm ci --omit=dev && npm cache clean --force
+COPY entities ./entities
+COPY integrations ./integrations
+COPY realtime ./realtime
+COPY routes ./routes
+COPY server ./server
+COPY services ./services
+COPY workers ./workers
+COPY cron ./cron
+USER node
+EXPOSE 3000
+HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:3000/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+CMD ["node", "server/main.ts"]

@@ -1,0 +1,10 @@
+// Migrations are listed explicitly rather than discovered by glob: the order is reviewable and
+// the list works the same from source (.ts) in every environment.
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261122000001_identity } from './Migration20261122000001_identity.ts';
+import { Migration20261122000002_cron_runs } from './Migration20261122000002_cron_runs.ts';
+
+export const migrationsList: MigrationObject[] = [
+  { name: 'Migration20261122000001_identity', class: Migration20261122000001_identity },
+  { name: 'Migration20261122000002_cron_runs', class: Migration20261122000002_cron_runs },
+];

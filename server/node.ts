@@ -1,0 +1,87 @@
+// One API node: Koa and Socket.IO on one HTTP server, and its orderly shutdown.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createContext, createServices, type AppContext, type Services } from './context.ts';
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+import { createHttpApp } from './http/app.ts';
+import { createRealtime, type Realtime } from '../realtime/index.ts';
+
+export const VERSION = '0.1.0';
+
+export type ApiNode = {
+  url: string;
+  port: number;
+  ctx: AppContext;
+  services: Services;
+  realtime: Realtime;
+  server: http.Server;
+  shutdown: (reason?: string) => Promise<void>;
+};
+
+export async function startApiNode(config: Config, opts: { logger?: Logger } = {}): Promise<ApiNode> {
+  const ctx = await createContext(config, opts);
+  let shuttingDown = false;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+
+  const server = http.createServer();
+  const realtime = createRealtime(server, {
+    orm: ctx.db.orm,
+    logger: ctx.logger,
+    metrics: ctx.metrics,
+    tokens: ctx.tokens,
+    nodeId: config.NODE_ID,
+    corsOrigins: config.CORS_ORIGINS,
+    eventsPer10s: config.SOCKET_EVENTS_PER_10S,
+    redis: ctx.redis ? { pub: ctx.redis.pub, sub: ctx.redis.sub, channelPrefix: config.REDIS_KEY_PREFIX } : undefined,
+  });
+  const services = createServices(ctx, realtime.port);
+  const app = createHttpApp(ctx, services, { isShuttingDown: () => shuttingDown, version: VERSION });
+  const handle = app.callback();
+
+  // Socket.IO answers its own /socket.io/ requests on this server; everything else is Koa's.
+  server.on('request', (req, res) => {
+    if (req.url?.startsWith('/socket.io/')) return;
+    inFlight++;
+    res.on('close', () => {
+      inFlight--;
+      if (inFlight === 0) drained?.();
+    });
+    if (shuttingDown) res.setHeader('Connection', 'close');
+    handle(req, res);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  ctx.logger.info({ port, node: config.NODE_ID, redis: Boolean(ctx.redis), database: config.DATABASE_URL ? 'external' : 'embedded' }, 'API node listening');
+
+  let shutdownPromise: Promise<void> | undefined;
+  // Stop accepting, let in-flight requests finish, close sockets, drain workers, close stores;
+  // whatever is still open when the deadline passes is cut.
+  const shutdown = (reason = 'shutdown') =>
+    (shutdownPromise ??= (async () => {
+      shuttingDown = true;
+      ctx.logger.info({ reason }, 'shutting down');
+      const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (inFlight > 0) await raceDeadline(new Promise<void>((r) => (drained = r)), deadline);
+      await raceDeadline(realtime.close(), deadline);
+      server.closeAllConnections();
+      await raceDeadline(serverClosed, deadline);
+      await raceDeadline(ctx.close(), deadline + 2000);
+      ctx.logger.info('shutdown complete');
+    })());
+
+  return { url: `http://${host}:${port}`, port, ctx, services, realtime, server, shutdown };
+}
+
+function raceDeadline(promise: Promise<unknown>, deadline: number): Promise<unknown> {
+  const ms = Math.max(0, deadline - Date.now());
+  return Promise.race([promise, new Promise((r) => setTimeout(r, ms).unref())]);
+}

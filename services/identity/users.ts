@@ -1,0 +1,73 @@
+// The signed-in user's own account, and the admin switch that disables an account.
+import { User } from '../../entities/identity/User.ts';
+import { AppError, conflict, notFound } from '../errors.ts';
+import type { RealtimePort } from '../realtime.ts';
+import type { TimeFormatter } from '../time.ts';
+import { inTransaction, isUniqueViolation, type Em } from '../transaction.ts';
+import { revokeFamilies } from './sessions.ts';
+import type { UpdateMeInput, UserDto } from './schemas.ts';
+
+export function toUserDto(user: User, time: TimeFormatter): UserDto {
+  return {
+    id: user.id,
+    email: user.email ?? null,
+    username: user.username,
+    displayName: user.displayName ?? null,
+    role: user.role,
+    createdAt: time.format(user.createdAt),
+  };
+}
+
+export function assertActive(user: User): void {
+  if (user.disabledAt) throw new AppError(403, 'account_disabled', 'This account has been disabled');
+}
+
+export function createUserService(deps: { em: Em; time: TimeFormatter; realtime: RealtimePort }) {
+  const { em, time } = deps;
+
+  async function getActiveUser(userId: string): Promise<User> {
+    const user = await em.findOne(User, { id: userId });
+    if (!user) throw notFound('User');
+    assertActive(user);
+    return user;
+  }
+
+  async function me(userId: string): Promise<UserDto> {
+    return toUserDto(await getActiveUser(userId), time);
+  }
+
+  async function updateMe(userId: string, input: UpdateMeInput): Promise<UserDto> {
+    try {
+      return await inTransaction(em, async (tx) => {
+        const user = await tx.findOne(User, { id: userId });
+        if (!user) throw notFound('User');
+        assertActive(user);
+        if (input.username !== undefined) user.username = input.username;
+        if (input.displayName !== undefined) user.displayName = input.displayName;
+        await tx.flush();
+        return toUserDto(user, time);
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict('username_taken', 'This username is taken', 'username');
+      throw err;
+    }
+  }
+
+  // Disabling revokes every session and closes the user's sockets on every node at once.
+  async function setDisabled(userId: string, disabled: boolean): Promise<UserDto> {
+    const dto = await inTransaction(em, async (tx) => {
+      const user = await tx.findOne(User, { id: userId });
+      if (!user) throw notFound('User');
+      user.disabledAt = disabled ? (user.disabledAt ?? new Date()) : null;
+      if (disabled) await revokeFamilies(tx, { userId }, 'account_disabled');
+      await tx.flush();
+      return toUserDto(user, time);
+    });
+    if (disabled) await deps.realtime.disconnectUser(userId);
+    return dto;
+  }
+
+  return { me, updateMe, setDisabled };
+}
+
+export type UserService = ReturnType<typeof createUserService>;

@@ -1,0 +1,93 @@
+// Test factories and clients: real nodes on port 0, real HTTP, real Socket.IO clients.
+import { io as ioClient, type Socket } from 'socket.io-client';
+import { loadConfig, type Config } from '../server/config.ts';
+import { startApiNode, type ApiNode } from '../server/node.ts';
+import { testState } from './state.ts';
+
+export const redisUrl = process.env.REDIS_URL;
+
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: testState.databaseUrl,
+    MIGRATE_ON_START: 'false',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    RATE_LIMIT_IP_PER_MINUTE: '100000',
+    RATE_LIMIT_USER_PER_MINUTE: '100000',
+    RATE_LIMIT_AUTH_PER_MINUTE: '100000',
+    REDIS_KEY_PREFIX: `test_${testState.runId}`,
+    DATABASE_POOL_MAX: '4',
+    WORKER_POOL_SIZE: '1',
+    ...overrides,
+  });
+}
+
+const started: ApiNode[] = [];
+
+export async function startNode(overrides: Record<string, string> = {}): Promise<ApiNode> {
+  const node = await startApiNode(testConfig(overrides));
+  started.push(node);
+  return node;
+}
+
+export async function stopAllNodes(): Promise<void> {
+  await Promise.all(started.splice(0).map((n) => n.shutdown('test done')));
+}
+
+export type JsonResponse = { status: number; headers: Headers; body: any };
+
+export async function request(node: { url: string }, method: string, path: string, opts: { body?: unknown; token?: string; headers?: Record<string, string>; raw?: string } = {}): Promise<JsonResponse> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.body !== undefined || opts.raw !== undefined) headers['content-type'] ??= 'application/json';
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  const res = await fetch(node.url + path, { method, headers, body: opts.raw ?? (opts.body !== undefined ? JSON.stringify(opts.body) : undefined) });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, headers: res.headers, body };
+}
+
+let userCounter = 0;
+
+export type TestUser = { id: string; email: string; username: string; password: string; accessToken: string; refreshToken: string };
+
+export async function newUser(node: { url: string }, overrides: Partial<{ email: string; username: string; password: string }> = {}): Promise<TestUser> {
+  const n = `${Date.now().toString(36)}${++userCounter}`;
+  const input = { email: `user${n}@example.com`, username: `user_${n}`, password: 'correct horse 42', ...overrides };
+  const res = await request(node, 'POST', '/auth/register', { body: input });
+  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { ...input, id: res.body.user.id, accessToken: res.body.accessToken, refreshToken: res.body.refreshToken };
+}
+
+const sockets: Socket[] = [];
+
+export function connectSocket(node: { url: string }, namespace: string, auth: Record<string, unknown> | undefined, opts: Record<string, unknown> = {}): Socket {
+  const socket = ioClient(node.url + namespace, { auth, transports: ['websocket'], reconnection: false, forceNew: true, ...opts });
+  sockets.push(socket);
+  return socket;
+}
+
+// The next occurrence of a client-side event, resolved with its first argument.
+export function nextEvent<T = any>(socket: Socket, event: string): Promise<T> {
+  return new Promise((resolve) => socket.once(event, (arg: T) => resolve(arg)));
+}
+
+export async function connected(socket: Socket): Promise<void> {
+  if (socket.connected) return;
+  const outcome = await Promise.race([nextEvent(socket, 'connect').then(() => 'ok'), nextEvent<Error>(socket, 'connect_error')]);
+  if (outcome !== 'ok') throw outcome;
+}
+
+export function connectError(socket: Socket): Promise<Error & { data?: { code: string } }> {
+  return nextEvent(socket, 'connect_error');
+}
+
+export function closeAllSockets(): void {
+  for (const s of sockets.splice(0)) s.close();
+}

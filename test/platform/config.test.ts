@@ -1,0 +1,53 @@
+import { expect } from 'chai';
+import { ConfigError, loadConfig } from '../../server/config.ts';
+
+describe('platform: configuration', () => {
+  const refusal = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (err) {
+      expect(err).to.be.instanceOf(ConfigError);
+      return (err as Error).message;
+    }
+    return expect.fail('config was accepted');
+  };
+
+  it('runs on defaults with no environment at all', () => {
+    const config = loadConfig({});
+    expect(config.PORT).to.equal(3000);
+    expect(config.DATABASE_URL).to.equal(undefined);
+    expect(config.oauthOffline).to.equal(true);
+    expect(config.TIME_ZONE).to.equal('Asia/Seoul');
+  });
+
+  it('names each bad variable and why', () => {
+    const message = refusal({ PORT: 'eighty', DATABASE_URL: 'mysql://x', JWT_SECRET: 'short', TIME_ZONE: 'Mars/Olympus', CORS_ORIGINS: 'https://a.example,https://b.example' });
+    expect(message).to.match(/PORT:/);
+    expect(message).to.match(/DATABASE_URL: must be a postgres:\/\/ URL/);
+    expect(message).to.match(/JWT_SECRET: must be at least 32 characters/);
+    expect(message).to.match(/TIME_ZONE: not an IANA time zone/);
+    expect(message).to.not.match(/CORS_ORIGINS/);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', PORT: '' }).DATABASE_URL).to.equal(undefined);
+  });
+
+  it('refuses production on default secrets, the embedded database or the offline sign-in driver', () => {
+    const message = refusal({ NODE_ENV: 'production' });
+    expect(message).to.match(/JWT_SECRET/).and.to.match(/URL_SIGNING_SECRET/).and.to.match(/GOOGLE_CLIENT_IDS/).and.to.match(/DATABASE_URL/);
+    expect(refusal({
+      NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(40), URL_SIGNING_SECRET: 'u'.repeat(40),
+      DATABASE_URL: 'postgres://db/app', GOOGLE_CLIENT_IDS: 'id.apps.googleusercontent.com', OAUTH_OFFLINE: 'true',
+    })).to.match(/offline dev issuer/);
+  });
+
+  it('starts in production once everything real is configured', () => {
+    const config = loadConfig({
+      NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(40), URL_SIGNING_SECRET: 'u'.repeat(40),
+      DATABASE_URL: 'postgres://db/app', GOOGLE_CLIENT_IDS: 'a.apps.googleusercontent.com,b.apps.googleusercontent.com',
+    });
+    expect(config.isProduction).to.equal(true);
+    expect(config.GOOGLE_CLIENT_IDS).to.deep.equal(['a.apps.googleusercontent.com', 'b.apps.googleusercontent.com']);
+  });
+});

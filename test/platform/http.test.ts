@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import type { ApiNode } from '../../server/node.ts';
+import { newUser, request, startNode, stopAllNodes } from '../helpers.ts';
+
+describe('platform: HTTP edge', () => {
+  let node: ApiNode;
+  before(async () => {
+    node = await startNode({ CORS_ORIGINS: 'https://app.example' });
+  });
+  after(stopAllNodes);
+
+  it('serves /health, /ready and /metrics', async () => {
+    expect((await request(node, 'GET', '/health')).body).to.deep.equal({ status: 'ok' });
+    const ready = await request(node, 'GET', '/ready');
+    expect(ready.status).to.equal(200);
+    expect(ready.body.checks).to.include({ postgres: 'ok' });
+    const metrics = await request(node, 'GET', '/metrics');
+    expect(metrics.headers.get('content-type')).to.match(/text\/plain/);
+    expect(metrics.body).to.match(/http_request_duration_seconds/);
+  });
+
+  it('publishes OpenAPI 3.1 with the auth routes and the socket events, and Swagger UI at /docs', async () => {
+    const doc = (await request(node, 'GET', '/openapi.json')).body;
+    expect(doc.openapi).to.equal('3.1.0');
+    for (const path of ['/auth/register', '/auth/login', '/auth/refresh', '/auth/logout', '/auth/me', '/auth/oauth/{provider}']) {
+      expect(doc.paths, path).to.have.property(path);
+    }
+    expect(doc.paths['/auth/register'].post.requestBody.content['application/json'].schema).to.exist;
+    expect(doc.paths['/auth/me'].get.security).to.deep.equal([{ bearerAuth: [] }]);
+    expect(doc['x-socket-io'].map((e: { event: string }) => e.event)).to.include('whoami');
+    const html = await request(node, 'GET', '/docs');
+    expect(html.status).to.equal(200);
+    expect(html.body).to.match(/swagger-ui-bundle\.js/);
+    expect((await request(node, 'GET', '/docs/swagger-ui-bundle.js')).status).to.equal(200);
+  });
+
+  it('answers unknown routes and methods with problem+json', async () => {
+    const missing = await request(node, 'GET', '/nope');
+    expect(missing.status).to.equal(404);
+    expect(missing.body.code).to.equal('not_found');
+    expect(missing.headers.get('content-type')).to.match(/problem\+json/);
+  });
+
+  it('sets security headers, a request id, and CORS only for allowed origins', async () => {
+    const res = await request(node, 'GET', '/health', { headers: { origin: 'https://app.example', 'x-request-id': 'lb-request-12345' } });
+    expect(res.headers.get('x-content-type-options')).to.equal('nosniff');
+    expect(res.headers.get('x-request-id')).to.equal('lb-request-12345');
+    expect(res.headers.get('access-control-allow-origin')).to.equal('https://app.example');
+    const foreign = await request(node, 'GET', '/health', { headers: { origin: 'https://evil.example' } });
+    expect(foreign.headers.get('access-control-allow-origin')).to.equal(null);
+  });
+
+  it('never leaks internals: an unexpected failure is a 500 problem without a stack', async () => {
+    const u = await newUser(node);
+    await node.ctx.db.orm.em.fork().execute('alter table users rename to users_gone');
+    try {
+      const res = await request(node, 'GET', '/auth/me', { token: u.accessToken });
+      expect(res.status).to.equal(500);
+      expect(res.body.code).to.equal('internal_error');
+      expect(JSON.stringify(res.body)).to.not.match(/users_gone|select|at .*\.ts/);
+    } finally {
+      await node.ctx.db.orm.em.fork().execute('alter table users_gone rename to users');
+    }
+  });
+
+  it('rate-limits sign-in attempts per IP with 429 and Retry-After', async () => {
+    const limited = await startNode({ RATE_LIMIT_AUTH_PER_MINUTE: '3' });
+    const body = { email: 'brute@example.com', password: 'guess number 1' };
+    const statuses = [];
+    let last;
+    for (let i = 0; i < 4; i++) {
+      last = await request(limited, 'POST', '/auth/login', { body });
+      statuses.push(last.status);
+    }
+    expect(statuses).to.deep.equal([401, 401, 401, 429]);
+    expect(last!.body.code).to.equal('rate_limited');
+    expect(Number(last!.headers.get('retry-after'))).to.be.greaterThan(0);
+  });
+});

@@ -1,0 +1,44 @@
+import { once } from 'node:events';
+import { expect } from 'chai';
+import { connectSocket, nextEvent, connected, newUser, request, startNode } from '../helpers.ts';
+
+describe('platform: graceful shutdown', () => {
+  it('finishes in-flight requests, reports unready, closes sockets, then stops accepting', async () => {
+    const node = await startNode({ SHUTDOWN_TIMEOUT_MS: '5000' });
+    const u = await newUser(node);
+    const socket = connectSocket(node, '/notifications', { token: u.accessToken });
+    await connected(socket);
+    const socketClosed = nextEvent(socket, 'disconnect');
+
+    // Shut down while a sign-in (an argon2 verify, tens of ms) is being handled.
+    let shutdown!: Promise<void>;
+    node.server.once('request', () => {
+      shutdown = node.shutdown('test');
+    });
+    const inFlight = await request(node, 'POST', '/auth/login', { body: { email: u.email, password: u.password } });
+    expect(inFlight.status).to.equal(200);
+
+    const started = Date.now();
+    await shutdown;
+    expect(Date.now() - started).to.be.lessThan(5000);
+    const reason = await socketClosed;
+    expect(reason).to.equal('io server disconnect');
+    const after = await fetch(node.url + '/health').then(() => 'answered', (e: Error) => e.message);
+    expect(after).to.match(/fetch failed/);
+  });
+
+  it('is bounded: a request that never ends does not hold shutdown past the timeout', async () => {
+    const node = await startNode({ SHUTDOWN_TIMEOUT_MS: '300' });
+    // A client that sends headers but never the body keeps a request in flight.
+    const net = await import('node:net');
+    const conn = net.connect(node.port, '127.0.0.1');
+    await once(conn, 'connect');
+    conn.write('POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+    await once(node.server, 'request');
+    conn.on('error', () => undefined);
+    const started = Date.now();
+    await node.shutdown('test');
+    expect(Date.now() - started).to.be.lessThan(3000);
+    conn.destroy();
+  });
+});

@@ -1,0 +1,62 @@
+import { expect } from 'chai';
+import type { ApiNode } from '../../server/node.ts';
+import { closeAllSockets, nextEvent, connectSocket, connected, newUser, redisUrl, request, startNode, stopAllNodes } from '../helpers.ts';
+
+describe('realtime: two nodes through Redis', function () {
+  let a: ApiNode;
+  let b: ApiNode;
+  before(async function () {
+    if (!redisUrl) return this.skip();
+    a = await startNode({ REDIS_URL: redisUrl, NODE_ID: 'node-a' });
+    b = await startNode({ REDIS_URL: redisUrl, NODE_ID: 'node-b' });
+  });
+  afterEach(closeAllSockets);
+  after(stopAllNodes);
+
+  it('delivers an emit made on node A to the user\'s socket on node B', async () => {
+    const u = await newUser(a);
+    const socket = connectSocket(b, '/notifications', { token: u.accessToken });
+    await connected(socket);
+    expect((await socket.emitWithAck('whoami', {})).node).to.equal('node-b');
+    const received = nextEvent(socket, 'notification');
+    // The sharded adapter subscribes to a room's channel asynchronously after the join.
+    await waitUntilSubscribed(a, u.id);
+    a.realtime.port.emitToUser('notifications', u.id, 'notification', { id: 'n1', title: 'hello from A' });
+    const payload = await received;
+    expect(payload).to.deep.equal({ id: 'n1', title: 'hello from A' });
+  });
+
+  it('disconnects a disabled user\'s sockets on every node', async () => {
+    const admin = await newUser(a);
+    await a.ctx.db.orm.em.fork().execute(`update users set role = 'admin' where id = ?`, [admin.id]);
+    const adminToken = (await request(a, 'POST', '/auth/login', { body: { email: admin.email, password: admin.password } })).body.accessToken;
+    const u = await newUser(a);
+    const onA = connectSocket(a, '/notifications', { token: u.accessToken });
+    const onB = connectSocket(b, '/notifications', { token: u.accessToken });
+    await Promise.all([connected(onA), connected(onB)]);
+    const gone = Promise.all([nextEvent(onA, 'disconnect'), nextEvent(onB, 'disconnect')]);
+    const res = await request(a, 'PUT', `/admin/users/${u.id}/disabled`, { token: adminToken, body: { disabled: true } });
+    expect(res.status).to.equal(200);
+    const reasons = await gone;
+    expect(reasons).to.deep.equal(['io server disconnect', 'io server disconnect']);
+  });
+
+  it('shares rate limits between nodes through Redis', async () => {
+    const limited = await startNode({ REDIS_URL: redisUrl!, RATE_LIMIT_AUTH_PER_MINUTE: '3', REDIS_KEY_PREFIX: `shared_${Date.now()}` });
+    const peer = await startNode({ REDIS_URL: redisUrl!, RATE_LIMIT_AUTH_PER_MINUTE: '3', REDIS_KEY_PREFIX: limited.ctx.config.REDIS_KEY_PREFIX });
+    const body = { email: 'nobody@example.com', password: 'whatever 12345' };
+    const statuses = [];
+    for (const n of [limited, peer, limited, peer]) statuses.push((await request(n, 'POST', '/auth/login', { body })).status);
+    expect(statuses).to.deep.equal([401, 401, 401, 429]);
+  });
+});
+
+// Polls the cluster until node A sees the socket on the other node: fetchSockets goes through Redis.
+async function waitUntilSubscribed(node: ApiNode, userId: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const sockets = await node.realtime.namespace('notifications')!.in(`user:${userId}`).fetchSockets();
+    if (sockets.length > 0) return;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error('socket never became visible across the cluster');
+}

@@ -1,0 +1,2 @@
+// Filled by test/setup.ts before any test runs.
+export const testState = { databaseUrl: '', runId: '' };
