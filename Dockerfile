@@ -1,6 +1,9 @@
 # API node and cron process image. Node 24 runs the TypeScript sources directly (type stripping).
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
+# Image work runs 2 at a time in the worker pool; 2 more libuv threads keep fs, DNS, crypto and
+# argon2 from queueing behind it (bench/image-pool.ts).
+ENV UV_THREADPOOL_SIZE=4
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Dev dependencies (the pinned `node` package, mocha, tsc) are not needed: the image has Node 24.

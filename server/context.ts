@@ -47,6 +47,7 @@ export async function createContext(config: Config, opts: { logger?: Logger } = 
     size: config.WORKER_POOL_SIZE,
     maxQueue: config.WORKER_MAX_QUEUE,
     taskTimeoutMs: config.WORKER_TASK_TIMEOUT_MS,
+    onError: (err) => logger.error({ err }, 'worker pool error'),
   });
   metrics.watchWorkerPool(() => pool.stats());
 

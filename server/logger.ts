@@ -1,6 +1,6 @@
 // One pino logger for the process. Secrets are removed by key (redact paths) and emails and phone
 // numbers by pattern, because they also turn up inside free-text messages and error strings.
-import { pino, type Logger } from 'pino';
+import { pino, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
 
@@ -36,8 +36,8 @@ function scrubValue(value: unknown, depth: number): unknown {
   return out;
 }
 
-export function createLogger(opts: { level: string; pretty: boolean; nodeId: string }): Logger {
-  return pino({
+export function createLogger(opts: { level: string; pretty: boolean; nodeId: string; destination?: NodeJS.WritableStream }): Logger {
+  const options: LoggerOptions = {
     level: opts.level,
     base: { node: opts.nodeId },
     redact: { paths: redactPaths, censor: '[REDACTED]' },
@@ -49,6 +49,7 @@ export function createLogger(opts: { level: string; pretty: boolean; nodeId: str
         return method.apply(this, scrubbed as Parameters<typeof method>);
       },
     },
-    transport: opts.pretty ? { target: 'pino-pretty', options: { colorize: true } } : undefined,
-  });
+    transport: opts.pretty && !opts.destination ? { target: 'pino-pretty', options: { colorize: true } } : undefined,
+  };
+  return opts.destination ? pino(options, opts.destination) : pino(options);
 }

@@ -83,3 +83,22 @@ describe('identity: Google sign-in against a fake JWKS endpoint', () => {
     expect(google.requests).to.equal(before + 1);
   });
 });
+
+describe('identity: offline dev issuer (no Google client id configured)', () => {
+  let node: ApiNode;
+  before(async () => {
+    node = await startNode();
+  });
+  after(stopAllNodes);
+
+  it('mints a dev id_token that POST /auth/oauth/google accepts, and refuses a forged one', async () => {
+    const minted = await request(node, 'POST', '/dev/oauth/google/token', { body: { subject: 'dev-1', email: 'dev1@example.com', name: 'Dev One' } });
+    expect(minted.status).to.equal(200);
+    expect(minted.body.offline).to.equal(true);
+    const res = await request(node, 'POST', '/auth/oauth/google', { body: { idToken: minted.body.idToken } });
+    expect(res.status).to.equal(200);
+    expect(res.body.user).to.include({ email: 'dev1@example.com', displayName: 'Dev One' });
+    const forged = await request(node, 'POST', '/auth/oauth/google', { body: { idToken: minted.body.idToken.slice(0, -4) + 'AAAA' } });
+    expect(forged.status).to.equal(401);
+  });
+});

@@ -76,4 +76,15 @@ describe('platform: HTTP edge', () => {
     expect(last!.body.code).to.equal('rate_limited');
     expect(Number(last!.headers.get('retry-after'))).to.be.greaterThan(0);
   });
+
+  it('rate-limits per user as well as per IP', async () => {
+    const limited = await startNode({ RATE_LIMIT_USER_PER_MINUTE: '2' });
+    const a = await newUser(limited);
+    const b = await newUser(limited);
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await request(limited, 'GET', '/auth/me', { token: a.accessToken })).status);
+    expect(statuses).to.deep.equal([200, 200, 429]);
+    expect((await request(limited, 'GET', '/auth/me', { token: b.accessToken })).status).to.equal(200);
+  });
+
 });
