@@ -2,7 +2,7 @@
 // No module reaches back here for a global; everything arrives as an argument.
 import { Redis } from 'ioredis';
 import type { Config } from './config.ts';
-import { openDatabase, type Database } from './db.ts';
+import { openConfiguredDatabase, type Database } from './db.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createLimiter } from './rateLimits.ts';
@@ -35,13 +35,7 @@ export type AppContext = {
 export async function createContext(config: Config, opts: { logger?: Logger } = {}): Promise<AppContext> {
   const logger = opts.logger ?? createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY, nodeId: config.NODE_ID });
   const metrics = createMetrics({ nodeId: config.NODE_ID });
-  const db = await openDatabase({
-    databaseUrl: config.DATABASE_URL,
-    embedded: { dir: config.EMBEDDED_PG_DIR, port: config.EMBEDDED_PG_PORT },
-    poolMax: config.DATABASE_POOL_MAX,
-    migrateOnStart: config.MIGRATE_ON_START,
-    logger,
-  });
+  const db = await openConfiguredDatabase(config, logger);
   const redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, logger) : undefined;
   const pool = createWorkerPool({
     size: config.WORKER_POOL_SIZE,

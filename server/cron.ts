@@ -1,6 +1,6 @@
 // The cron process: `npm run cron`. Run one or several; each scheduled slot runs once.
 import { loadConfig, ConfigError } from './config.ts';
-import { openDatabase } from './db.ts';
+import { openConfiguredDatabase } from './db.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { createCronRunner } from './cronRunner.ts';
@@ -9,13 +9,7 @@ import { cronJobs } from '../cron/index.ts';
 try {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY, nodeId: `${config.NODE_ID}-cron` });
-  const db = await openDatabase({
-    databaseUrl: config.DATABASE_URL,
-    embedded: { dir: config.EMBEDDED_PG_DIR, port: config.EMBEDDED_PG_PORT },
-    poolMax: 4,
-    migrateOnStart: config.MIGRATE_ON_START,
-    logger,
-  });
+  const db = await openConfiguredDatabase(config, logger, { poolMax: 4 });
   const runner = createCronRunner({
     orm: db.orm,
     databaseUrl: db.url,

@@ -7,6 +7,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import pg from 'pg';
 import { entities } from '../entities/index.ts';
 import { migrationsList } from '../entities/migrations/index.ts';
+import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 
 export type Orm = MikroORM;
@@ -36,24 +37,33 @@ export async function startEmbeddedPostgres(opts: { dir: string; port: number; l
     opts.logger.info({ databaseDir }, 'initialising embedded Postgres');
     await server.initialise();
   }
-  removeStalePidFile(databaseDir);
+  const urlFor = (port: number) => `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/${EMBEDDED_DB}`;
+  // `npm run cron` beside `npm start` shares the API node's embedded server rather than starting
+  // a second one on the same data directory; the process that started it stops it.
+  const livePort = runningServerPort(databaseDir);
+  if (livePort) {
+    opts.logger.info({ port: livePort }, 'using the embedded Postgres another process started');
+    return { url: urlFor(livePort), stop: async () => undefined };
+  }
+  const url = urlFor(opts.port);
   await server.start();
-  const url = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${opts.port}/${EMBEDDED_DB}`;
   await createDatabaseIfMissing(url);
   opts.logger.info({ port: opts.port }, 'embedded Postgres started');
   return { url, stop: () => server.stop() };
 }
 
-// A crash leaves postmaster.pid behind and Postgres then refuses to start; if the pid it names
-// is not alive, the file is stale.
-function removeStalePidFile(databaseDir: string): void {
+// postmaster.pid names the server's pid (line 1) and port (line 4). A crash leaves the file behind
+// and Postgres then refuses to start; if the pid is not alive, the file is stale and is removed.
+function runningServerPort(databaseDir: string): number | undefined {
   const pidFile = path.join(databaseDir, 'postmaster.pid');
-  if (!fs.existsSync(pidFile)) return;
-  const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!fs.existsSync(pidFile)) return undefined;
+  const lines = fs.readFileSync(pidFile, 'utf8').split('\n');
   try {
-    process.kill(pid, 0);
+    process.kill(Number(lines[0]), 0);
+    return Number(lines[3]);
   } catch {
     fs.rmSync(pidFile);
+    return undefined;
   }
 }
 
@@ -133,4 +143,15 @@ export async function openDatabase(opts: {
     await embedded?.stop();
     throw err;
   }
+}
+
+// The database a process's configuration names; every entry point opens it this way.
+export function openConfiguredDatabase(config: Config, logger: Logger, opts: { poolMax?: number; migrate?: boolean } = {}): Promise<Database> {
+  return openDatabase({
+    databaseUrl: config.DATABASE_URL,
+    embedded: { dir: config.EMBEDDED_PG_DIR, port: config.EMBEDDED_PG_PORT },
+    poolMax: opts.poolMax ?? config.DATABASE_POOL_MAX,
+    migrateOnStart: opts.migrate ?? config.MIGRATE_ON_START,
+    logger,
+  });
 }
