@@ -44,6 +44,8 @@ export function authRoutes(api: Api, deps: { auth: AuthService; users: UserServi
 
   api.route({
     method: 'get', path: '/auth/me', summary: 'The signed-in user', tags: ['auth'], auth: 'user',
+    // Served from the per-node user cache that authentication already filled.
+    usesDatabase: false,
     responses: { 200: { description: 'The user', schema: userDto } },
     handler: async ({ auth }) => ({ body: await deps.users.me(auth.userId) }),
   });

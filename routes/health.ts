@@ -8,13 +8,13 @@ const readiness = z.object({ status: z.enum(['ready', 'unavailable']), checks: z
 
 export function healthRoutes(api: Api, deps: { checks: ReadinessCheck[]; metricsText: () => Promise<string>; metricsContentType: string; isShuttingDown: () => boolean }): void {
   api.route({
-    method: 'get', path: '/health', summary: 'Liveness: the process is up', tags: ['operations'], auth: 'none', rateLimit: 'none',
+    method: 'get', path: '/health', summary: 'Liveness: the process is up', tags: ['operations'], auth: 'none', rateLimit: 'none', usesDatabase: false,
     responses: { 200: { description: 'Up', schema: z.object({ status: z.literal('ok') }) } },
     handler: () => ({ body: { status: 'ok' } }),
   });
 
   api.route({
-    method: 'get', path: '/ready', summary: 'Readiness: Postgres and (if configured) Redis answer', tags: ['operations'], auth: 'none', rateLimit: 'none',
+    method: 'get', path: '/ready', summary: 'Readiness: Postgres and (if configured) Redis answer', tags: ['operations'], auth: 'none', rateLimit: 'none', usesDatabase: false,
     responses: { 200: { description: 'Ready', schema: readiness }, 503: { description: 'A dependency is down or the node is shutting down', schema: readiness } },
     handler: async () => {
       const checks: Record<string, string> = {};
@@ -34,7 +34,7 @@ export function healthRoutes(api: Api, deps: { checks: ReadinessCheck[]; metrics
   });
 
   api.route({
-    method: 'get', path: '/metrics', summary: 'Prometheus metrics of this node', tags: ['operations'], auth: 'none', rateLimit: 'none',
+    method: 'get', path: '/metrics', summary: 'Prometheus metrics of this node', tags: ['operations'], auth: 'none', rateLimit: 'none', usesDatabase: false,
     responses: { 200: { description: 'Prometheus text format' } },
     handler: async () => ({ body: await deps.metricsText(), headers: { 'Content-Type': deps.metricsContentType } }),
   });

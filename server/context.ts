@@ -13,6 +13,9 @@ import { createAuthService } from '../services/identity/auth.ts';
 import { createUserService } from '../services/identity/users.ts';
 import { oauthRegistry, type OAuthVerifier } from '../services/identity/oauth.ts';
 import type { RealtimePort } from '../services/realtime.ts';
+import { createLocalInvalidationBus, type InvalidationBus } from '../services/invalidation.ts';
+import { createUserCache } from '../services/identity/userCache.ts';
+import { createRedisInvalidationBus } from './invalidationBus.ts';
 import { createGoogleVerifier } from '../integrations/oauth/google.ts';
 import { createDevIssuer, type DevIssuer } from '../integrations/oauth/devIssuer.ts';
 
@@ -25,6 +28,7 @@ export type AppContext = {
   time: TimeFormatter;
   db: Database;
   redis?: RedisClients;
+  invalidation: InvalidationBus;
   tokens: TokenService;
   pool: ReturnType<typeof createWorkerPool>;
   oauthVerifiers: OAuthVerifier[];
@@ -37,6 +41,7 @@ export async function createContext(config: Config, opts: { logger?: Logger } = 
   const metrics = createMetrics({ nodeId: config.NODE_ID });
   const db = await openConfiguredDatabase(config, logger);
   const redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, logger) : undefined;
+  const redisBus = redis ? createRedisInvalidationBus({ client: redis.client, prefix: config.REDIS_KEY_PREFIX, logger }) : undefined;
   const pool = createWorkerPool({
     size: config.WORKER_POOL_SIZE,
     maxQueue: config.WORKER_MAX_QUEUE,
@@ -58,6 +63,7 @@ export async function createContext(config: Config, opts: { logger?: Logger } = 
     time: createTimeFormatter(config.TIME_ZONE),
     db,
     redis,
+    invalidation: redisBus ?? createLocalInvalidationBus(),
     tokens: createTokenService({
       secret: config.JWT_SECRET,
       issuer: config.JWT_ISSUER,
@@ -70,6 +76,7 @@ export async function createContext(config: Config, opts: { logger?: Logger } = 
     devIssuer,
     close: async () => {
       await pool.close();
+      await redisBus?.close();
       if (redis) await Promise.all([redis.client.quit(), redis.pub.quit(), redis.sub.quit()].map((p) => p.catch(() => undefined)));
       await db.close();
     },
@@ -88,9 +95,10 @@ function connectRedis(url: string, logger: Logger): RedisClients {
 // Services are built once the realtime port exists, since they publish through it.
 export function createServices(ctx: AppContext, realtime: RealtimePort) {
   const em = ctx.db.orm.em;
+  const userCache = createUserCache({ em, bus: ctx.invalidation, ttlMs: 30_000, maxEntries: 50_000 });
   return {
     auth: createAuthService({ em, tokens: ctx.tokens, realtime, time: ctx.time, oauth: oauthRegistry(ctx.oauthVerifiers), logger: ctx.logger }),
-    users: createUserService({ em, time: ctx.time, realtime }),
+    users: createUserService({ em, time: ctx.time, realtime, cache: userCache }),
   };
 }
 

@@ -3,6 +3,7 @@
 import type { Context } from 'koa';
 import { forbidden, unauthorized } from '../../services/errors.ts';
 import type { AccessClaims, TokenService } from '../../services/identity/tokens.ts';
+import type { UserRole } from '../../entities/identity/User.ts';
 
 export type RouteAuth = 'none' | 'user' | 'admin';
 
@@ -12,11 +13,16 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-export function authenticate(ctx: Context, tokens: TokenService, mode: RouteAuth): AccessClaims | undefined {
+// The token proves who is asking; the account's current row (cached per node, invalidated on
+// change) decides whether it may: a disabled account or a revoked admin role takes effect at once,
+// not when the 30-minute token expires.
+export async function authenticate(ctx: Context, deps: { tokens: TokenService; activeUser: (userId: string) => Promise<{ role: UserRole }> }, mode: RouteAuth): Promise<AccessClaims | undefined> {
   if (mode === 'none') return undefined;
   const token = bearerToken(ctx.get('authorization'));
   if (!token) throw unauthorized('missing_token', 'Send an access token as "Authorization: Bearer <token>"');
-  const claims = tokens.verifyAccess(token);
+  const verified = deps.tokens.verifyAccess(token);
+  const user = await deps.activeUser(verified.userId);
+  const claims = { ...verified, role: user.role };
   if (mode === 'admin' && claims.role !== 'admin') throw forbidden('admin_only', 'This route requires the admin role');
   ctx.state.auth = claims;
   return claims;

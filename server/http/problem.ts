@@ -60,7 +60,7 @@ export function problemMiddleware(logger: Logger): Middleware {
     } catch (raw) {
       const err = raw instanceof AppError ? raw : fromHttpError(raw as Record<string, never>);
       if (!err) {
-        (ctx.state.log as Logger | undefined ?? logger).error({ err: raw }, 'unhandled error');
+        logger.error({ err: raw, requestId: ctx.state.requestId }, 'unhandled error');
         sendProblem(ctx, 500, 'internal_error', 'An unexpected error occurred');
         return;
       }

@@ -1,11 +1,15 @@
 // The one way a route is declared: its zod schemas validate the request at the edge and the same
 // schemas document it in /openapi.json. Handlers receive parsed input and return the response.
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import { RequestContext } from '@mikro-orm/core';
+import { koaBody } from 'koa-body';
+import type { Context, Middleware } from 'koa';
+import type { Orm } from '../db.ts';
 import type { ZodType, z } from 'zod';
 import type { ZodOpenApiOperationObject, ZodOpenApiPathsObject } from 'zod-openapi';
 import { tooManyRequests, validationError, type FieldIssue } from '../../services/errors.ts';
 import type { AccessClaims, TokenService } from '../../services/identity/tokens.ts';
+import type { UserRole } from '../../entities/identity/User.ts';
 import type { Limiter } from '../rateLimits.ts';
 import type { Metrics } from '../metrics.ts';
 import { authenticate, type RouteAuth } from './auth.ts';
@@ -37,12 +41,17 @@ export type RouteSpec<B extends Schema, Q extends Schema, P extends Schema, A ex
   // 'strict' adds a tighter per-IP limit for routes worth brute-forcing (login, register, refresh);
   // 'none' is for probes and scrapes (health, metrics) that must never be refused.
   rateLimit?: 'default' | 'strict' | 'none';
+  // Routes that never touch the ORM (probes, metrics) skip the per-request EntityManager fork.
+  usesDatabase?: boolean;
   responses: Record<number, { description: string; schema?: ZodType }>;
   handler: (input: RouteInput<B, Q, P, A>) => Promise<RouteResult> | RouteResult;
 };
 
 export type ApiDeps = {
+  orm: Orm;
+  bodyLimitBytes: number;
   tokens: TokenService;
+  activeUser: (userId: string) => Promise<{ role: UserRole }>;
   limits: { ip: Limiter; user: Limiter; strict: Limiter };
   metrics: Metrics;
 };
@@ -57,22 +66,32 @@ const STANDARD_ERRORS: Record<number, string> = {
 export function createApi(deps: ApiDeps) {
   const router = new Router();
   const paths: ZodOpenApiPathsObject = {};
+  // Parsing runs only on routes that declare a body. The unparsed text is kept for webhook signatures.
+  const parseBody: Middleware = koaBody({
+    jsonLimit: deps.bodyLimitBytes,
+    formLimit: deps.bodyLimitBytes,
+    textLimit: deps.bodyLimitBytes,
+    multipart: false,
+    includeUnparsed: true,
+  });
 
   function route<B extends Schema = undefined, Q extends Schema = undefined, P extends Schema = undefined, A extends RouteAuth = 'none'>(
     spec: RouteSpec<B, Q, P, A>,
   ): void {
-    router[spec.method](spec.path, async (ctx: Context) => {
+    const handle = async (ctx: Context) => {
       const rateLimit = spec.rateLimit ?? 'default';
       if (rateLimit !== 'none') await limit(deps.limits.ip, ctx.ip, 'ip');
       if (rateLimit === 'strict') await limit(deps.limits.strict, ctx.ip, 'auth');
-      const auth = authenticate(ctx, deps.tokens, spec.auth);
+      const auth = await authenticate(ctx, deps, spec.auth);
       if (auth && rateLimit !== 'none') await limit(deps.limits.user, auth.userId, 'user');
       const issues: FieldIssue[] = [];
       const body = parse(spec.body, ctx.request.body ?? {}, 'body', issues);
       const query = parse(spec.query, ctx.query, 'query', issues);
       const params = parse(spec.params, ctx.params, 'path', issues);
       if (issues.length) throw validationError(issues);
-      const result = await spec.handler({ body, query, params, auth, ctx } as RouteInput<B, Q, P, A>);
+      const input = { body, query, params, auth, ctx } as RouteInput<B, Q, P, A>;
+      // Each request gets its own identity map (MikroORM RequestContext).
+      const result = spec.usesDatabase === false ? await spec.handler(input) : await RequestContext.create(deps.orm.em, async () => spec.handler(input));
       if (!result) {
         ctx.status = 204;
         return;
@@ -80,7 +99,9 @@ export function createApi(deps: ApiDeps) {
       for (const [k, v] of Object.entries(result.headers ?? {})) ctx.set(k, v);
       ctx.status = result.status ?? 200;
       if (result.body !== undefined) ctx.body = result.body;
-    });
+    };
+    if (spec.body) router[spec.method](spec.path, parseBody, handle);
+    else router[spec.method](spec.path, handle);
     document(spec);
   }
 

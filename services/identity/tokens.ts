@@ -8,12 +8,12 @@ import { z } from 'zod';
 import { unauthorized } from '../errors.ts';
 import { USER_ROLES, type UserRole } from '../../entities/identity/User.ts';
 
-export type AccessClaims = { userId: string; role: UserRole; sessionId: string };
+export type AccessClaims = { userId: string; role: UserRole; sessionId: string; expiresAtMs: number };
 
 export type TokenService = {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
-  signAccess: (claims: AccessClaims) => string;
+  signAccess: (claims: Omit<AccessClaims, 'expiresAtMs'>) => string;
   verifyAccess: (token: string) => AccessClaims;
   newRefreshToken: () => { token: string; hash: string };
   hashRefreshToken: (token: string) => string;
@@ -26,7 +26,10 @@ const accessPayload = z.object({
   sid: z.uuid(),
   role: z.enum(USER_ROLES),
   typ: z.literal(ACCESS_TYP),
+  exp: z.number(),
 });
+
+const VERIFIED_CACHE_MAX = 20_000;
 
 export function createTokenService(opts: {
   secret: string;
@@ -37,7 +40,7 @@ export function createTokenService(opts: {
 }): TokenService {
   const key = crypto.createSecretKey(Buffer.from(opts.secret, 'utf8'));
 
-  const signAccess = (claims: AccessClaims): string =>
+  const signAccess = (claims: Omit<AccessClaims, 'expiresAtMs'>): string =>
     jwt.sign({ sid: claims.sessionId, role: claims.role, typ: ACCESS_TYP }, key, {
       algorithm: 'HS256',
       subject: claims.userId,
@@ -46,7 +49,24 @@ export function createTokenService(opts: {
       expiresIn: opts.accessTokenTtlSeconds,
     });
 
+  // A client presents the same access token on every request for its lifetime, so a verified
+  // token's claims are remembered until it expires: the key is the whole token, signature included,
+  // so only a byte-identical token that already passed verification can hit.
+  const verified = new Map<string, { claims: AccessClaims; expiresAtMs: number }>();
+
   const verifyAccess = (token: string): AccessClaims => {
+    const hit = verified.get(token);
+    if (hit) {
+      if (hit.expiresAtMs > Date.now()) return hit.claims;
+      verified.delete(token);
+    }
+    const claims = verifyAccessUncached(token);
+    if (verified.size >= VERIFIED_CACHE_MAX) verified.delete(verified.keys().next().value!);
+    verified.set(token, { claims, expiresAtMs: claims.expiresAtMs });
+    return claims;
+  };
+
+  const verifyAccessUncached = (token: string): AccessClaims => {
     let decoded: unknown;
     try {
       // Pinning the algorithm list is what refuses `none` and RS/HS confusion.
@@ -57,7 +77,7 @@ export function createTokenService(opts: {
     }
     const parsed = accessPayload.safeParse(decoded);
     if (!parsed.success) throw unauthorized('invalid_token', 'Access token is not an access token');
-    return { userId: parsed.data.sub, role: parsed.data.role, sessionId: parsed.data.sid };
+    return { userId: parsed.data.sub, role: parsed.data.role, sessionId: parsed.data.sid, expiresAtMs: parsed.data.exp * 1000 };
   };
 
   const hashRefreshToken = (token: string): string => crypto.createHash('sha256').update(token).digest('hex');

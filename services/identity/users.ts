@@ -6,6 +6,7 @@ import type { TimeFormatter } from '../time.ts';
 import { inTransaction, isUniqueViolation, type Em } from '../transaction.ts';
 import { revokeFamilies } from './sessions.ts';
 import type { UpdateMeInput, UserDto } from './schemas.ts';
+import type { UserCache } from './userCache.ts';
 
 export function toUserDto(user: User, time: TimeFormatter): UserDto {
   return {
@@ -22,11 +23,12 @@ export function assertActive(user: User): void {
   if (user.disabledAt) throw new AppError(403, 'account_disabled', 'This account has been disabled');
 }
 
-export function createUserService(deps: { em: Em; time: TimeFormatter; realtime: RealtimePort }) {
-  const { em, time } = deps;
+export function createUserService(deps: { em: Em; time: TimeFormatter; realtime: RealtimePort; cache: UserCache }) {
+  const { em, time, cache } = deps;
 
+  // Every authenticated request passes through here (server/http/route.ts), so it reads the cache.
   async function getActiveUser(userId: string): Promise<User> {
-    const user = await em.findOne(User, { id: userId });
+    const user = await cache.get(userId);
     if (!user) throw notFound('User');
     assertActive(user);
     return user;
@@ -46,7 +48,7 @@ export function createUserService(deps: { em: Em; time: TimeFormatter; realtime:
         if (input.displayName !== undefined) user.displayName = input.displayName;
         await tx.flush();
         return toUserDto(user, time);
-      });
+      }).finally(() => cache.invalidate(userId));
     } catch (err) {
       if (isUniqueViolation(err)) throw conflict('username_taken', 'This username is taken', 'username');
       throw err;
@@ -63,11 +65,12 @@ export function createUserService(deps: { em: Em; time: TimeFormatter; realtime:
       await tx.flush();
       return toUserDto(user, time);
     });
+    cache.invalidate(userId);
     if (disabled) await deps.realtime.disconnectUser(userId);
     return dto;
   }
 
-  return { me, updateMe, setDisabled };
+  return { getActiveUser, me, updateMe, setDisabled };
 }
 
 export type UserService = ReturnType<typeof createUserService>;

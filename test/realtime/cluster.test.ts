@@ -41,6 +41,30 @@ describe('realtime: two nodes through Redis', function () {
     expect(reasons).to.deep.equal(['io server disconnect', 'io server disconnect']);
   });
 
+  it('closes a signed-out session\'s socket on the other node', async () => {
+    const u = await newUser(a);
+    const onB = connectSocket(b, '/notifications', { token: u.accessToken });
+    await connected(onB);
+    const gone = nextEvent(onB, 'disconnect');
+    expect((await request(a, 'POST', '/auth/logout', { token: u.accessToken })).status).to.equal(204);
+    expect(await gone).to.equal('io server disconnect');
+  });
+
+  it('invalidates the cached account on every node when it changes on one', async () => {
+    const u = await newUser(a);
+    // Node B caches the account on its first authenticated request.
+    expect((await request(b, 'GET', '/auth/me', { token: u.accessToken })).body.displayName).to.equal(null);
+    const renamed = await request(a, 'PATCH', '/auth/me', { token: u.accessToken, body: { displayName: '초코 아빠' } });
+    expect(renamed.status).to.equal(200);
+    // The invalidation travels through Redis pub/sub; B serves the new row as soon as it lands.
+    let seen;
+    for (let i = 0; i < 200; i++) {
+      seen = (await request(b, 'GET', '/auth/me', { token: u.accessToken })).body.displayName;
+      if (seen === '초코 아빠') break;
+    }
+    expect(seen).to.equal('초코 아빠');
+  });
+
   it('shares rate limits between nodes through Redis', async () => {
     const limited = await startNode({ REDIS_URL: redisUrl!, RATE_LIMIT_AUTH_PER_MINUTE: '3', REDIS_KEY_PREFIX: `shared_${Date.now()}` });
     const peer = await startNode({ REDIS_URL: redisUrl!, RATE_LIMIT_AUTH_PER_MINUTE: '3', REDIS_KEY_PREFIX: limited.ctx.config.REDIS_KEY_PREFIX });
