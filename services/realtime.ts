@@ -3,8 +3,22 @@
 
 export type RealtimeNamespace = 'notifications' | 'coach' | 'walk' | 'chat';
 
+// Server-to-client events by namespace: what each event carries. A module adds its events here;
+// emitting an event that is not listed, or with the wrong payload, does not type-check.
+export type ServerEvents = {
+  notifications: Record<never, never>;
+  coach: Record<never, never>;
+  walk: Record<never, never>;
+  chat: Record<never, never>;
+};
+
 export type RealtimePort = {
-  emitToUser: (namespace: RealtimeNamespace, userId: string, event: string, payload: unknown) => void;
+  emitToUser: <N extends RealtimeNamespace, E extends keyof ServerEvents[N] & string>(
+    namespace: N,
+    userId: string,
+    event: E,
+    payload: ServerEvents[N][E],
+  ) => void;
   // Closes every socket of the user, or of one sign-in session, on every node.
   disconnectUser: (userId: string) => Promise<void>;
   disconnectSession: (sessionId: string) => Promise<void>;

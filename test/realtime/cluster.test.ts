@@ -21,7 +21,7 @@ describe('realtime: two nodes through Redis', function () {
     const received = nextEvent(socket, 'notification');
     // The sharded adapter subscribes to a room's channel asynchronously after the join.
     await waitUntilSubscribed(a, u.id);
-    a.realtime.port.emitToUser('notifications', u.id, 'notification', { id: 'n1', title: 'hello from A' });
+    a.realtime.namespace('notifications')!.to(`user:${u.id}`).emit('notification', { id: 'n1', title: 'hello from A' });
     const payload = await received;
     expect(payload).to.deep.equal({ id: 'n1', title: 'hello from A' });
   });
