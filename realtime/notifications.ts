@@ -1,9 +1,14 @@
-// /notifications: the user's notification stream. Delivery arrives with the notifications service;
-// for now it authenticates and answers `whoami`, so the auth and ack paths are real.
+// /notifications: the user's notification stream. The server emits `notification`
+// ({ notification, unreadCount }) and `notification.read` ({ ids, all, unreadCount }); a socket
+// that (re)connects, to any node, asks `notifications.sync` for what it missed.
 import { z } from 'zod';
+import { unavailable } from '../services/errors.ts';
+import type { NotificationService } from '../services/notifications/notifications.ts';
+import { syncPayload } from '../services/notifications/schemas.ts';
 import { defineClientEvent, type ClientEvent } from './events.ts';
 
-export function notificationsEvents(opts: { nodeId: string }): ClientEvent<z.ZodType>[] {
+// The service arrives as a getter: sockets are set up before the services that publish through them.
+export function notificationsEvents(opts: { nodeId: string; notifications?: () => NotificationService }): ClientEvent<z.ZodType>[] {
   const whoami = defineClientEvent({
     event: 'whoami',
     summary: 'Which user, session and node this socket is connected to (useful after a reconnect).',
@@ -16,5 +21,17 @@ export function notificationsEvents(opts: { nodeId: string }): ClientEvent<z.Zod
       node: opts.nodeId,
     }),
   });
-  return [whoami];
+  const sync = defineClientEvent({
+    event: 'notifications.sync',
+    summary:
+      'Notifications newer than `after` (the last id this client saw), oldest first, with the unread count. ' +
+      'Without `after`: the newest page. While `hasMore`, ask again with the last id received.',
+    schema: syncPayload,
+    handler: async (payload, { auth }) => {
+      const service = opts.notifications?.();
+      if (!service) throw unavailable('not_ready', 'Notifications are not available on this node');
+      return service.sync(auth.userId, payload);
+    },
+  });
+  return [whoami, sync];
 }
