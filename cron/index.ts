@@ -1,5 +1,10 @@
-// Every scheduled job. A module adds its jobs here.
+// Every scheduled job, built from the services it calls. A module adds its jobs here.
 import type { CronJob } from '../server/cronRunner.ts';
+import type { Services } from '../server/context.ts';
+import { expirePendingPayments } from './expirePendingPayments.ts';
+import { purgeIdempotencyKeys } from './purgeIdempotencyKeys.ts';
 import { purgeRefreshTokens } from './purgeRefreshTokens.ts';
 
-export const cronJobs: CronJob[] = [purgeRefreshTokens];
+export function cronJobs(services: Services): CronJob[] {
+  return [purgeRefreshTokens, purgeIdempotencyKeys, expirePendingPayments(services.payments)];
+}

@@ -5,12 +5,15 @@ export class ProviderError extends Error {
   readonly service: string;
   readonly status?: number;
   readonly retryable: boolean;
-  constructor(service: string, message: string, opts: { status?: number; retryable: boolean; cause?: unknown }) {
+  // The provider's error body (first 8 KB), for clients that map provider error codes.
+  readonly responseBody?: string;
+  constructor(service: string, message: string, opts: { status?: number; retryable: boolean; cause?: unknown; responseBody?: string }) {
     super(`${service}: ${message}`, { cause: opts.cause });
     this.name = 'ProviderError';
     this.service = service;
     this.status = opts.status;
     this.retryable = opts.retryable;
+    this.responseBody = opts.responseBody;
   }
 }
 
@@ -25,20 +28,89 @@ const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
 
 export async function fetchWithRetry(url: string, opts: FetchRetryOptions): Promise<Response> {
   const { service, timeoutMs, retries, baseDelayMs = 200, ...init } = opts;
-  for (let attempt = 0; ; attempt++) {
-    let error: ProviderError;
+  return withRetries({ retries, baseDelayMs }, async () => {
+    let res: Response;
     try {
       const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
-      const res = await fetch(url, { ...init, signal });
-      if (res.ok) return res;
-      error = new ProviderError(service, `HTTP ${res.status}`, { status: res.status, retryable: RETRYABLE_STATUS.has(res.status) });
-      await res.body?.cancel();
+      res = await fetch(url, { ...init, signal });
     } catch (err) {
+      // The caller's own abort is not a provider failure and is never retried.
       if (init.signal?.aborted) throw err;
       const timedOut = (err as Error).name === 'TimeoutError';
-      error = new ProviderError(service, timedOut ? `timed out after ${timeoutMs} ms` : 'network error', { retryable: true, cause: err });
+      throw new ProviderError(service, timedOut ? `timed out after ${timeoutMs} ms` : 'network error', { retryable: true, cause: err });
     }
-    if (!error.retryable || attempt >= retries) throw error;
-    await new Promise((r) => setTimeout(r, Math.random() * baseDelayMs * 2 ** attempt));
+    if (res.ok) return res;
+    const responseBody = (await res.text().catch(() => '')).slice(0, 8192);
+    throw new ProviderError(service, `HTTP ${res.status}`, { status: res.status, retryable: RETRYABLE_STATUS.has(res.status), responseBody });
+  });
+}
+
+// Retries for provider clients whose every attempt must be built afresh and seen by the caller
+// (CoolSMS refuses a reused signature, an FCM retry after a 401 needs a new access token, the SMS
+// log records each attempt): they make one attempt at a time with fetchOnce, classify the response
+// into a typed ProviderCallError, and retry through withRetries. fetchWithRetry is the same loop
+// for clients that can simply resend the request.
+
+export type RetryPolicy = {
+  retries: number;
+  baseDelayMs: number;
+  // Upper bound for a provider's Retry-After, so one answer cannot park a caller for minutes.
+  maxDelayMs?: number;
+};
+
+// A ProviderError that carries the provider's own error code and an optional Retry-After.
+export class ProviderCallError extends ProviderError {
+  readonly code: string;
+  readonly retryAfterMs?: number;
+  constructor(service: string, code: string, message: string, opts: { status?: number; retryable: boolean; retryAfterMs?: number; cause?: unknown }) {
+    super(service, message, opts);
+    this.name = 'ProviderCallError';
+    this.code = code;
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+}
+
+export async function withRetries<T>(policy: RetryPolicy, attempt: (n: number) => Promise<T>, onFailure?: (err: unknown, n: number, willRetry: boolean) => Promise<void> | void): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (err) {
+      const willRetry = err instanceof ProviderError && err.retryable && n <= policy.retries;
+      await onFailure?.(err, n, willRetry);
+      if (!willRetry) throw err;
+      const backoff = Math.random() * policy.baseDelayMs * 2 ** (n - 1);
+      const retryAfter = err instanceof ProviderCallError ? (err.retryAfterMs ?? 0) : 0;
+      await new Promise((r) => setTimeout(r, Math.min(Math.max(backoff, retryAfter), policy.maxDelayMs ?? 30_000)));
+    }
+  }
+}
+
+// One request with a timeout; network failures and timeouts become retryable ProviderErrors.
+// Any HTTP status is returned for the caller to classify.
+export async function fetchOnce(url: string, init: RequestInit & { service: string; timeoutMs: number }): Promise<Response> {
+  const { service, timeoutMs, ...rest } = init;
+  try {
+    return await fetch(url, { ...rest, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    const timedOut = (err as Error).name === 'TimeoutError';
+    throw new ProviderCallError(service, timedOut ? 'timeout' : 'network_error', timedOut ? `timed out after ${timeoutMs} ms` : 'network error', { retryable: true, cause: err });
+  }
+}
+
+// Retry-After in seconds or as an HTTP date.
+export function retryAfterMs(header: string | null): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+export async function readJson(res: Response): Promise<unknown> {
+  const text = await res.text().catch(() => '');
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
   }
 }

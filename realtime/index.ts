@@ -15,6 +15,11 @@ import { socketAuthMiddleware } from './auth.ts';
 import { bindClientEvent, describeClientEvents, type ClientEvent, type SocketData, type SocketEventDoc } from './events.ts';
 import { notificationsEvents } from './notifications.ts';
 import type { ZodType } from 'zod';
+import type { NotificationService } from '../services/notifications/notifications.ts';
+
+// The services socket events call. A getter, because the services are built after this (they
+// publish through its port); handlers only run once connections arrive, when they exist.
+export type RealtimeServices = { notifications: NotificationService };
 
 export type RealtimeDeps = {
   orm: Orm;
@@ -25,13 +30,14 @@ export type RealtimeDeps = {
   corsOrigins: string[];
   eventsPer10s: number;
   redis?: { pub: Redis; sub: Redis; channelPrefix: string };
+  services?: () => RealtimeServices;
 };
 
 export const userRoom = (userId: string) => `user:${userId}`;
 export const sessionRoom = (sessionId: string) => `session:${sessionId}`;
 
-export function namespaceEvents(nodeId: string): Record<RealtimeNamespace, ClientEvent<ZodType>[]> {
-  return { notifications: notificationsEvents({ nodeId }), coach: [], walk: [], chat: [] };
+export function namespaceEvents(nodeId: string, services?: () => RealtimeServices): Record<RealtimeNamespace, ClientEvent<ZodType>[]> {
+  return { notifications: notificationsEvents({ nodeId, notifications: services && (() => services().notifications) }), coach: [], walk: [], chat: [] };
 }
 
 export function socketEventDocs(nodeId: string): SocketEventDoc[] {
@@ -55,7 +61,7 @@ export function createRealtime(httpServer: http.Server, deps: RealtimeDeps) {
   const authenticate = socketAuthMiddleware({ tokens: deps.tokens, orm: deps.orm });
   const namespaces = new Map<RealtimeNamespace, Namespace<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>>();
 
-  for (const [name, events] of Object.entries(namespaceEvents(deps.nodeId)) as [RealtimeNamespace, ClientEvent<ZodType>[]][]) {
+  for (const [name, events] of Object.entries(namespaceEvents(deps.nodeId, deps.services)) as [RealtimeNamespace, ClientEvent<ZodType>[]][]) {
     // A namespace is opened only once it has something to serve; coach, walk and chat come with their modules.
     if (events.length === 0) continue;
     const nsp = io.of(`/${name}`);
@@ -83,6 +89,13 @@ export function createRealtime(httpServer: http.Server, deps: RealtimeDeps) {
     },
     disconnectUser: (userId) => disconnectRoom(userRoom(userId)),
     disconnectSession: (sessionId) => disconnectRoom(sessionRoom(sessionId)),
+    // fetchSockets goes through the adapter: with Redis it asks every node, so "offline" means offline everywhere.
+    hasLiveSocket: async (userId) => {
+      for (const nsp of namespaces.values()) {
+        if ((await nsp.in(userRoom(userId)).fetchSockets()).length > 0) return true;
+      }
+      return false;
+    },
   };
 
   return {

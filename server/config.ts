@@ -2,9 +2,14 @@
 // A bad value stops the process at start with the variable's name, never later at first use.
 import os from 'node:os';
 import { z } from 'zod';
+import { loadServiceAccount } from '../integrations/push/serviceAccount.ts';
+import { parsePersonalDataKey } from '../services/crypto/personalData.ts';
+import { bulkheadsSchema } from '../services/llm/bulkhead.ts';
+import { priceTableSchema } from '../services/llm/pricing.ts';
 
 const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789abcdef';
 const DEV_URL_SIGNING_SECRET = 'dev-only-url-signing-secret-change-me';
+const DEV_PERSONAL_DATA_KEY = 'ZGV2LW9ubHktcGVyc29uYWwtZGF0YS1rZXktMzJieXQ=';
 
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -61,6 +66,96 @@ const envSchema = z.object({
   OAUTH_OFFLINE: booleanFlag.optional(),
 
   CRON_ENABLED_JOBS: list.optional(),
+
+  // --- LLM gateway (integrations/llm, services/llm): without OPENAI_API_KEY the OFFLINE driver runs, refused in production
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  // Any OpenAI-compatible server (vLLM, Ollama, llama.cpp), its /v1 included.
+  OPENAI_BASE_URL: z.url().optional(),
+  // true forces the offline driver even with a key; it cannot turn the real client on without one.
+  LLM_OFFLINE: booleanFlag.optional(),
+  LLM_DEFAULT_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  LLM_FALLBACK_MODEL: z.string().min(1).optional(),
+  LLM_EMBEDDING_MODEL: z.string().min(1).default('text-embedding-3-small'),
+  LLM_EMBEDDING_DIMENSIONS: z.coerce.number().int().min(1).max(8192).optional(),
+  LLM_SPEECH_MODEL: z.string().min(1).default('tts-1'),
+  LLM_SPEECH_VOICE: z.string().min(1).default('alloy'),
+  LLM_IMAGE_MODEL: z.string().min(1).default('gpt-image-1'),
+  // Wait for the first byte and, in a stream, the longest silence between chunks.
+  LLM_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  LLM_IMAGE_TIMEOUT_MS: z.coerce.number().int().positive().default(180_000),
+  LLM_MAX_PROMPT_TOKENS: z.coerce.number().int().positive().default(16_000),
+  LLM_MAX_COMPLETION_TOKENS: z.coerce.number().int().positive().default(1024),
+  LLM_EMBED_BATCH_SIZE: z.coerce.number().int().min(1).max(2048).default(100),
+  LLM_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
+  LLM_RETRY_BASE_MS: z.coerce.number().int().positive().default(1000),
+  LLM_CIRCUIT_FAILURES: z.coerce.number().int().positive().default(5),
+  LLM_CIRCUIT_COOLDOWN_MS: z.coerce.number().int().positive().default(30_000),
+  LLM_QUEUE_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  // {"<model>": {"input": USD/1M tokens, "output": USD/1M tokens, "characters": USD/1M chars, "image": USD each}}, over the defaults
+  LLM_PRICES_JSON: jsonEnv(priceTableSchema).optional(),
+  // {"<module>": {"concurrency": 20, "queue": 40}} or {"<module>": 20}, over the defaults
+  LLM_BULKHEADS_JSON: jsonEnv(bulkheadsSchema).optional(),
+
+  // --- payments (integrations/payments): the sandbox provider is the OFFLINE driver, refused in production
+  PAYMENTS_SANDBOX: booleanFlag.optional(),
+  PAYMENTS_DEFAULT_PROVIDER: z.enum(['toss', 'portone', 'sandbox']).optional(),
+  PAYMENT_PENDING_TTL_MINUTES: z.coerce.number().int().min(5).max(24 * 60).default(30),
+  TOSS_SECRET_KEY: z.string().min(1).optional(),
+  TOSS_CLIENT_KEY: z.string().min(1).optional(),
+  TOSS_BASE_URL: z.url().default('https://api.tosspayments.com'),
+  // Security keys for the event types Toss signs (tosspayments-webhook-signature); several during rotation.
+  TOSS_WEBHOOK_SECRETS: list.default([]),
+  PORTONE_API_SECRET: z.string().min(1).optional(),
+  PORTONE_STORE_ID: z.string().min(1).optional(),
+  PORTONE_CHANNEL_KEY: z.string().min(1).optional(),
+  PORTONE_BASE_URL: z.url().default('https://api.portone.io'),
+  // Standard Webhooks secrets (whsec_…); several during rotation.
+  PORTONE_WEBHOOK_SECRETS: list.default([]),
+  REVENUECAT_API_KEY: z.string().min(1).optional(),
+  REVENUECAT_BASE_URL: z.url().default('https://api.revenuecat.com'),
+  // The Authorization header value set in RevenueCat's dashboard, and/or the HMAC secret of X-RevenueCat-Signature.
+  REVENUECAT_WEBHOOK_AUTH: z.string().min(1).optional(),
+  REVENUECAT_WEBHOOK_SECRET: z.string().min(1).optional(),
+  REVENUECAT_MODULE: z.string().default('coach'),
+
+  // --- object storage (integrations/storage): `local` is the OFFLINE driver, refused in production
+  STORAGE_DRIVER: z.enum(['local', 's3']).default('local'),
+  STORAGE_LOCAL_DIR: z.string().default('.data/storage'),
+  // Base of the URLs the local driver signs; defaults to PUBLIC_URL, then http://localhost:PORT.
+  STORAGE_PUBLIC_URL: z.url().optional(),
+  // The largest body the local driver's PUT /storage/… accepts.
+  STORAGE_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(12 * 1024 * 1024),
+  S3_ENDPOINT: z.url().optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not an S3 bucket name').optional(),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: booleanFlag.default(false),
+  S3_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(3_000),
+  S3_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  S3_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+
+  // --- notifications: push (FCM HTTP v1), SMS (CoolSMS), personal data at rest. Unset provider
+  // credentials select the OFFLINE outbox drivers, refused in production.
+  // 32 bytes (64 hex characters or base64): keys the phone lookup hash and the AES-256-GCM sealing.
+  PERSONAL_DATA_KEY: z.string().default(DEV_PERSONAL_DATA_KEY).refine((v) => parsePersonalDataKey(v) !== undefined, 'must be 32 bytes: 64 hex characters or base64'),
+  // The service-account key JSON from the Firebase console, inline or as a file path.
+  FCM_SERVICE_ACCOUNT_JSON: z.string().optional(),
+  FCM_SERVICE_ACCOUNT_FILE: z.string().optional(),
+  // Defaults to the service account's project_id.
+  FCM_PROJECT_ID: z.string().regex(/^[a-z0-9-]{3,64}$/, 'not a Firebase project id').optional(),
+  FCM_ENDPOINT: z.url().default('https://fcm.googleapis.com'),
+  // Defaults to the service account's token_uri (https://oauth2.googleapis.com/token).
+  FCM_TOKEN_URL: z.url().optional(),
+  FCM_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  COOLSMS_API_KEY: z.string().min(1).optional(),
+  COOLSMS_API_SECRET: z.string().min(1).optional(),
+  // A sender number registered with CoolSMS, digits only.
+  COOLSMS_SENDER: z.string().regex(/^\d{8,12}$/, 'digits only, e.g. 0212345678').optional(),
+  COOLSMS_BASE_URL: z.url().default('https://api.coolsms.co.kr'),
+  COOLSMS_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  // Pushes of one notification type to one user per hour; the rest are skipped (inbox and sockets still get them).
+  NOTIFY_PUSH_PER_TYPE_PER_HOUR: z.coerce.number().int().positive().default(20),
 });
 
 export type Config = ReturnType<typeof buildConfig>;
@@ -76,6 +171,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid environment:\n${lines.join('\n')}`);
   }
   const config = buildConfig(parsed.data);
+  refuseIncompleteStorage(config);
+  refuseIncompletePayments(config);
+  refuseIncompleteNotifications(config);
   refuseUnsafeProduction(config);
   return config;
 }
@@ -86,8 +184,18 @@ function buildConfig(env: z.infer<typeof envSchema>) {
     isProduction: env.NODE_ENV === 'production',
     // Without Google client ids there is nothing to verify against: the dev issuer stands in.
     oauthOffline: env.OAUTH_OFFLINE ?? env.GOOGLE_CLIENT_IDS.length === 0,
+    // Without an API key there is no provider to call: the offline LLM driver stands in.
+    llmOffline: env.LLM_OFFLINE === true || !env.OPENAI_API_KEY,
     accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
+    paymentsSandbox: env.PAYMENTS_SANDBOX ?? env.NODE_ENV !== 'production',
+    // Not the request's Host header: URLs are also minted outside requests (cron, SMS links) and a
+    // client-chosen Host must never end up in a link we sign.
+    storagePublicUrl: env.STORAGE_PUBLIC_URL ?? env.PUBLIC_URL ?? `http://localhost:${env.PORT}`,
+    fcmServiceAccount: fcmServiceAccount(env),
+    pushOffline: !env.FCM_SERVICE_ACCOUNT_JSON && !env.FCM_SERVICE_ACCOUNT_FILE,
+    smsOffline: !env.COOLSMS_API_KEY,
+    personalDataKey: parsePersonalDataKey(env.PERSONAL_DATA_KEY)!,
   };
 }
 
@@ -101,8 +209,62 @@ function refuseUnsafeProduction(config: Config): void {
     problems.push('URL_SIGNING_SECRET: the development default cannot be used in production');
   }
   if (config.oauthOffline) problems.push('GOOGLE_CLIENT_IDS: set it (the offline dev issuer is refused in production)');
+  if (config.llmOffline) problems.push('OPENAI_API_KEY: set it and leave LLM_OFFLINE unset (the offline LLM driver is refused in production)');
   if (!config.DATABASE_URL) problems.push('DATABASE_URL: production needs a real Postgres, not the embedded one');
+  if (config.STORAGE_DRIVER === 'local') {
+    problems.push('STORAGE_DRIVER: set it to s3 with S3_BUCKET (the offline local driver keeps files on one node\'s disk and is refused in production)');
+  }
+  if (config.paymentsSandbox) problems.push('PAYMENTS_SANDBOX: the offline sandbox payment provider is refused in production');
+  if ((config.REVENUECAT_WEBHOOK_AUTH || config.REVENUECAT_WEBHOOK_SECRET) && !config.REVENUECAT_API_KEY) {
+    problems.push('REVENUECAT_API_KEY: required to confirm RevenueCat webhooks with its API (the offline client is refused in production)');
+  }
+  if (config.PERSONAL_DATA_KEY === DEV_PERSONAL_DATA_KEY) problems.push('PERSONAL_DATA_KEY: the development default cannot be used in production');
+  if (config.pushOffline) problems.push('FCM_SERVICE_ACCOUNT_JSON: set it or FCM_SERVICE_ACCOUNT_FILE (the offline push outbox is refused in production)');
+  if (config.smsOffline) problems.push('COOLSMS_API_KEY: set it with COOLSMS_API_SECRET and COOLSMS_SENDER (the offline SMS outbox is refused in production)');
   if (problems.length > 0) throw new ConfigError(`Refusing to start in production:\n  ${problems.join('\n  ')}`);
+}
+
+// Settings that are only wrong together, checked in every environment so a half-configured S3 fails
+// at start rather than at the first upload.
+function refuseIncompleteStorage(config: Config): void {
+  const problems: string[] = [];
+  if (config.STORAGE_DRIVER === 's3' && !config.S3_BUCKET) problems.push('S3_BUCKET: required when STORAGE_DRIVER=s3');
+  if (Boolean(config.S3_ACCESS_KEY_ID) !== Boolean(config.S3_SECRET_ACCESS_KEY)) {
+    problems.push('S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY: set both, or neither to use the default AWS credential chain');
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid environment:\n  ${problems.join('\n  ')}`);
+}
+
+function refuseIncompletePayments(config: Config): void {
+  const problems: string[] = [];
+  if (Boolean(config.TOSS_SECRET_KEY) !== Boolean(config.TOSS_CLIENT_KEY)) problems.push('TOSS_SECRET_KEY / TOSS_CLIENT_KEY: set both to use Toss Payments');
+  const portone = [config.PORTONE_API_SECRET, config.PORTONE_STORE_ID, config.PORTONE_CHANNEL_KEY];
+  if (portone.some(Boolean) && !portone.every(Boolean)) problems.push('PORTONE_API_SECRET / PORTONE_STORE_ID / PORTONE_CHANNEL_KEY: set all three to use PortOne');
+  const available = { toss: Boolean(config.TOSS_SECRET_KEY), portone: Boolean(config.PORTONE_API_SECRET), sandbox: config.paymentsSandbox };
+  if (config.PAYMENTS_DEFAULT_PROVIDER && !available[config.PAYMENTS_DEFAULT_PROVIDER]) {
+    problems.push(`PAYMENTS_DEFAULT_PROVIDER: ${config.PAYMENTS_DEFAULT_PROVIDER} is not configured`);
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid environment:\n  ${problems.join('\n  ')}`);
+}
+
+function refuseIncompleteNotifications(config: Config): void {
+  const problems: string[] = [];
+  const coolsms = [config.COOLSMS_API_KEY, config.COOLSMS_API_SECRET, config.COOLSMS_SENDER];
+  if (coolsms.some(Boolean) && !coolsms.every(Boolean)) problems.push('COOLSMS_API_KEY / COOLSMS_API_SECRET / COOLSMS_SENDER: set all three to send SMS');
+  if (config.fcmServiceAccount && !config.FCM_PROJECT_ID && !config.fcmServiceAccount.project_id) {
+    problems.push('FCM_PROJECT_ID: required when the service account names no project_id');
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid environment:\n  ${problems.join('\n  ')}`);
+}
+
+// Parsed at start so that a broken key stops the process with the variable's name, never the key.
+function fcmServiceAccount(env: { FCM_SERVICE_ACCOUNT_JSON?: string; FCM_SERVICE_ACCOUNT_FILE?: string }) {
+  try {
+    return loadServiceAccount({ json: env.FCM_SERVICE_ACCOUNT_JSON, file: env.FCM_SERVICE_ACCOUNT_FILE });
+  } catch (err) {
+    const name = env.FCM_SERVICE_ACCOUNT_JSON ? 'FCM_SERVICE_ACCOUNT_JSON' : 'FCM_SERVICE_ACCOUNT_FILE';
+    throw new ConfigError(`Invalid environment:\n  ${name}: ${(err as Error).message}`);
+  }
 }
 
 // `FOO=` in a .env file means "unset", not "the empty string".
@@ -119,4 +281,19 @@ function isValidTimeZone(zone: string): boolean {
   } catch {
     return false;
   }
+}
+
+// A JSON document in one variable, checked against its schema; a syntax error names the variable too.
+function jsonEnv<T extends z.ZodType>(schema: T) {
+  return z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
 }

@@ -18,6 +18,30 @@ import { createUserCache } from '../services/identity/userCache.ts';
 import { createRedisInvalidationBus } from './invalidationBus.ts';
 import { createGoogleVerifier } from '../integrations/oauth/google.ts';
 import { createDevIssuer, type DevIssuer } from '../integrations/oauth/devIssuer.ts';
+import type { PushProvider } from '../integrations/push/index.ts';
+import { createFcmClient } from '../integrations/push/fcm.ts';
+import { createOfflinePush } from '../integrations/push/offline.ts';
+import type { SmsProvider } from '../integrations/sms/index.ts';
+import { createCoolSmsClient } from '../integrations/sms/coolsms.ts';
+import { createOfflineSms } from '../integrations/sms/offline.ts';
+import { createPersonalDataCipher, type PersonalDataCipher } from '../services/crypto/personalData.ts';
+import { createSmsService } from '../services/sms/sms.ts';
+import { createNotificationService } from '../services/notifications/notifications.ts';
+import { createConfiguredLlm } from './llm.ts';
+import type { LlmGateway } from '../services/llm/gateway.ts';
+import crypto from 'node:crypto';
+import type { PaymentProviderName } from '../entities/billing/Payment.ts';
+import type { PaymentProvider } from '../integrations/payments/index.ts';
+import { createPortOneProvider } from '../integrations/payments/portone.ts';
+import { createOfflineRevenueCatClient, createRevenueCatClient, type RevenueCatClient } from '../integrations/payments/revenuecat.ts';
+import { createSandboxProvider } from '../integrations/payments/sandbox.ts';
+import { createTossProvider } from '../integrations/payments/toss.ts';
+import { createPaymentService } from '../services/billing/payments.ts';
+import { createSubscriptionService } from '../services/billing/subscriptions.ts';
+import { createWebhookService } from '../services/billing/webhooks.ts';
+import type { ObjectStorage } from '../integrations/storage/index.ts';
+import { createLocalStorage, type LocalObjectStorage } from '../integrations/storage/local.ts';
+import { createS3Storage } from '../integrations/storage/s3.ts';
 
 export type RedisClients = { client: Redis; pub: Redis; sub: Redis };
 
@@ -33,6 +57,19 @@ export type AppContext = {
   pool: ReturnType<typeof createWorkerPool>;
   oauthVerifiers: OAuthVerifier[];
   devIssuer?: DevIssuer;
+  // Push and SMS drivers (offline outbox drivers in development) and the personal-data cipher.
+  push: PushProvider;
+  sms: SmsProvider;
+  personalData: PersonalDataCipher;
+  // The LLM gateway: each app module takes its own handle, llm.forModule('coach').
+  llm: LlmGateway;
+  storage: ObjectStorage;
+  // The same object as `storage` while it runs on the offline local driver, whose URLs this server serves.
+  localStorageDriver?: LocalObjectStorage;
+  paymentProviders: Map<PaymentProviderName, PaymentProvider>;
+  revenuecat: RevenueCatClient;
+  // This node's own base URL, known once it listens (node.ts sets it): the sandbox provider posts its webhooks there.
+  urls: { self: string };
   close: () => Promise<void>;
 };
 
@@ -55,7 +92,11 @@ export async function createContext(config: Config, opts: { logger?: Logger } = 
     ? [devIssuer.verifierFor('google')]
     : [createGoogleVerifier({ clientIds: config.GOOGLE_CLIENT_IDS, jwksUrl: config.GOOGLE_JWKS_URL })];
   if (devIssuer) logger.warn('social sign-in runs on the OFFLINE dev issuer (set GOOGLE_CLIENT_IDS for real Google sign-in)');
+  const { push, sms } = createMessagingProviders(config, db, logger);
+  const { storage, localStorageDriver } = createConfiguredStorage(config);
+  if (localStorageDriver) logger.warn({ dir: config.STORAGE_LOCAL_DIR }, 'object storage runs on the OFFLINE local driver (set STORAGE_DRIVER=s3 for S3, R2 or MinIO)');
 
+  const urls = { self: `http://127.0.0.1:${config.PORT}` };
   return {
     config,
     logger,
@@ -74,8 +115,17 @@ export async function createContext(config: Config, opts: { logger?: Logger } = 
     pool,
     oauthVerifiers,
     devIssuer,
+    push,
+    sms,
+    personalData: createPersonalDataCipher(config.personalDataKey),
+    llm: createConfiguredLlm(config, { logger, registry: metrics.registry }),
+    ...createPaymentProviders(config, db, urls),
+    urls,
+    storage,
+    localStorageDriver,
     close: async () => {
       await pool.close();
+      await storage.close();
       await redisBus?.close();
       if (redis) await Promise.all([redis.client.quit(), redis.pub.quit(), redis.sub.quit()].map((p) => p.catch(() => undefined)));
       await db.close();
@@ -92,13 +142,122 @@ function connectRedis(url: string, logger: Logger): RedisClients {
   return { client, pub, sub };
 }
 
+function createMessagingProviders(config: Config, db: Database, logger: Logger): { push: PushProvider; sms: SmsProvider } {
+  const push = config.fcmServiceAccount
+    ? createFcmClient({
+      serviceAccount: config.fcmServiceAccount,
+      projectId: config.FCM_PROJECT_ID,
+      endpoint: config.FCM_ENDPOINT,
+      tokenUrl: config.FCM_TOKEN_URL,
+      timeoutMs: config.FCM_TIMEOUT_MS,
+      logger,
+    })
+    : createOfflinePush({ em: db.orm.em, logger });
+  const sms = config.COOLSMS_API_KEY
+    ? createCoolSmsClient({
+      apiKey: config.COOLSMS_API_KEY,
+      apiSecret: config.COOLSMS_API_SECRET!,
+      sender: config.COOLSMS_SENDER!,
+      baseUrl: config.COOLSMS_BASE_URL,
+      timeoutMs: config.COOLSMS_TIMEOUT_MS,
+      logger,
+    })
+    : createOfflineSms({ em: db.orm.em, logger });
+  if (push.offline) logger.warn('push runs on the OFFLINE outbox driver (set FCM_SERVICE_ACCOUNT_JSON for Firebase Cloud Messaging)');
+  if (sms.offline) logger.warn('SMS runs on the OFFLINE outbox driver (set COOLSMS_API_KEY, COOLSMS_API_SECRET and COOLSMS_SENDER)');
+  return { push, sms };
+}
+
+function createConfiguredStorage(config: Config): { storage: ObjectStorage; localStorageDriver?: LocalObjectStorage } {
+  if (config.STORAGE_DRIVER === 's3') {
+    const storage = createS3Storage({
+      bucket: config.S3_BUCKET!,
+      region: config.S3_REGION,
+      endpoint: config.S3_ENDPOINT,
+      credentials: config.S3_ACCESS_KEY_ID ? { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY! } : undefined,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+      connectTimeoutMs: config.S3_CONNECT_TIMEOUT_MS,
+      requestTimeoutMs: config.S3_REQUEST_TIMEOUT_MS,
+      maxAttempts: config.S3_MAX_ATTEMPTS,
+    });
+    return { storage };
+  }
+  const local = createLocalStorage({ dir: config.STORAGE_LOCAL_DIR, signingSecret: config.URL_SIGNING_SECRET, publicUrl: config.storagePublicUrl });
+  return { storage: local, localStorageDriver: local };
+}
+
+function createPaymentProviders(config: Config, db: Database, urls: { self: string }) {
+  const paymentProviders = new Map<PaymentProviderName, PaymentProvider>();
+  if (config.TOSS_SECRET_KEY) {
+    paymentProviders.set('toss', createTossProvider({ secretKey: config.TOSS_SECRET_KEY, clientKey: config.TOSS_CLIENT_KEY!, baseUrl: config.TOSS_BASE_URL }));
+  }
+  if (config.PORTONE_API_SECRET) {
+    paymentProviders.set('portone', createPortOneProvider({ apiSecret: config.PORTONE_API_SECRET, storeId: config.PORTONE_STORE_ID!, channelKey: config.PORTONE_CHANNEL_KEY!, baseUrl: config.PORTONE_BASE_URL }));
+  }
+  if (config.paymentsSandbox) {
+    paymentProviders.set('sandbox', createSandboxProvider({
+      em: () => db.orm.em.fork(),
+      webhookSecret: sandboxWebhookSecret(config.URL_SIGNING_SECRET),
+      publicUrl: () => config.PUBLIC_URL ?? urls.self,
+      webhookUrl: () => `${urls.self}/webhooks/sandbox`,
+    }));
+  }
+  const revenuecat = config.REVENUECAT_API_KEY
+    ? createRevenueCatClient({ apiKey: config.REVENUECAT_API_KEY, baseUrl: config.REVENUECAT_BASE_URL })
+    : createOfflineRevenueCatClient();
+  return { paymentProviders, revenuecat };
+}
+
+// The sandbox signs its webhooks like a Standard Webhooks provider, with a key of its own.
+export function sandboxWebhookSecret(urlSigningSecret: string): string {
+  return `whsec_${crypto.createHmac('sha256', urlSigningSecret).update('sandbox-payment-webhooks').digest('base64')}`;
+}
+
 // Services are built once the realtime port exists, since they publish through it.
 export function createServices(ctx: AppContext, realtime: RealtimePort) {
   const em = ctx.db.orm.em;
+  const payments = createPaymentService({
+    em,
+    providers: ctx.paymentProviders,
+    defaultProvider: ctx.config.PAYMENTS_DEFAULT_PROVIDER ?? ([...ctx.paymentProviders.keys()][0] ?? 'sandbox'),
+    time: ctx.time,
+    logger: ctx.logger,
+    pendingTtlMinutes: ctx.config.PAYMENT_PENDING_TTL_MINUTES,
+  });
+  const subscriptions = createSubscriptionService({ revenuecat: ctx.revenuecat, module: ctx.config.REVENUECAT_MODULE, logger: ctx.logger });
   const userCache = createUserCache({ em, bus: ctx.invalidation, ttlMs: 30_000, maxEntries: 50_000 });
+  const sms = createSmsService({ em, provider: ctx.sms, cipher: ctx.personalData, logger: ctx.logger });
+  const notifications = createNotificationService({
+    em,
+    time: ctx.time,
+    realtime,
+    push: ctx.push,
+    sms,
+    pushLimiter: createLimiter({
+      name: 'notify-push', points: ctx.config.NOTIFY_PUSH_PER_TYPE_PER_HOUR, durationSeconds: 3600, redis: ctx.redis?.client, keyPrefix: ctx.config.REDIS_KEY_PREFIX,
+    }),
+    logger: ctx.logger,
+    defaultTimeZone: ctx.config.TIME_ZONE,
+  });
   return {
     auth: createAuthService({ em, tokens: ctx.tokens, realtime, time: ctx.time, oauth: oauthRegistry(ctx.oauthVerifiers), logger: ctx.logger }),
     users: createUserService({ em, time: ctx.time, realtime, cache: userCache }),
+    sms,
+    notifications,
+    payments,
+    subscriptions,
+    webhooks: createWebhookService({
+      em,
+      payments,
+      subscriptions,
+      logger: ctx.logger,
+      secrets: {
+        toss: ctx.config.TOSS_WEBHOOK_SECRETS,
+        portone: ctx.config.PORTONE_WEBHOOK_SECRETS,
+        sandbox: [sandboxWebhookSecret(ctx.config.URL_SIGNING_SECRET)],
+        revenuecat: { authorization: ctx.config.REVENUECAT_WEBHOOK_AUTH, hmacSecret: ctx.config.REVENUECAT_WEBHOOK_SECRET },
+      },
+    }),
   };
 }
 

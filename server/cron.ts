@@ -1,31 +1,36 @@
 // The cron process: `npm run cron`. Run one or several; each scheduled slot runs once.
+import http from 'node:http';
 import { loadConfig, ConfigError } from './config.ts';
-import { openConfiguredDatabase } from './db.ts';
+import { createContext, createServices } from './context.ts';
 import { createLogger } from './logger.ts';
-import { createMetrics } from './metrics.ts';
 import { createCronRunner } from './cronRunner.ts';
+import { createNodeRealtime } from './node.ts';
 import { cronJobs } from '../cron/index.ts';
 
 try {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY, nodeId: `${config.NODE_ID}-cron` });
-  const db = await openConfiguredDatabase(config, logger, { poolMax: 4 });
+  const ctx = await createContext(config, { logger });
+  const realtime = createNodeRealtime(ctx, http.createServer());
+  const services = createServices(ctx, realtime.port);
   const runner = createCronRunner({
-    orm: db.orm,
-    databaseUrl: db.url,
+    orm: ctx.db.orm,
+    databaseUrl: ctx.db.url,
     logger,
-    metrics: createMetrics({ nodeId: config.NODE_ID }),
+    metrics: ctx.metrics,
     nodeId: config.NODE_ID,
     timeZone: config.TIME_ZONE,
   });
-  const jobs = config.CRON_ENABLED_JOBS ? cronJobs.filter((j) => config.CRON_ENABLED_JOBS!.includes(j.name)) : cronJobs;
+  const all = cronJobs(services);
+  const jobs = config.CRON_ENABLED_JOBS ? all.filter((j) => config.CRON_ENABLED_JOBS!.includes(j.name)) : all;
   runner.start(jobs);
   logger.info({ jobs: jobs.map((j) => `${j.name} (${j.schedule})`) }, 'cron process started');
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, async () => {
       logger.info({ signal }, 'cron process stopping');
       await runner.stop();
-      await db.close();
+      await realtime.close();
+      await ctx.close();
       process.exit(0);
     });
   }

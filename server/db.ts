@@ -8,6 +8,7 @@ import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { entities } from '../entities/index.ts';
 import { migrationsList } from '../entities/migrations/index.ts';
+import { seedReferenceData } from '../entities/seeders/index.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 
@@ -128,6 +129,7 @@ export async function migrate(orm: Orm, logger: Logger): Promise<string[]> {
   try {
     await lockClient.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     const applied = await orm.migrator.up();
+    await seedReferenceData(orm.em.fork());
     const names = applied.map((m) => m.name);
     if (names.length) logger.info({ migrations: names }, 'migrations applied');
     return names;

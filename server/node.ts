@@ -5,7 +5,7 @@ import { createContext, createServices, type AppContext, type Services } from '.
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { createHttpApp } from './http/app.ts';
-import { createRealtime, type Realtime } from '../realtime/index.ts';
+import { createRealtime, type Realtime, type RealtimeServices } from '../realtime/index.ts';
 
 export const VERSION = '0.1.0';
 
@@ -26,16 +26,8 @@ export async function startApiNode(config: Config, opts: { logger?: Logger } = {
   let drained: (() => void) | undefined;
 
   const server = http.createServer();
-  const realtime = createRealtime(server, {
-    orm: ctx.db.orm,
-    logger: ctx.logger,
-    metrics: ctx.metrics,
-    tokens: ctx.tokens,
-    nodeId: config.NODE_ID,
-    corsOrigins: config.CORS_ORIGINS,
-    eventsPer10s: config.SOCKET_EVENTS_PER_10S,
-    redis: ctx.redis ? { pub: ctx.redis.pub, sub: ctx.redis.sub, channelPrefix: config.REDIS_KEY_PREFIX } : undefined,
-  });
+  // Socket events reach the services through a getter: the services need the realtime port first.
+  const realtime = createNodeRealtime(ctx, server, () => services);
   const services = createServices(ctx, realtime.port);
   const app = createHttpApp(ctx, services, { isShuttingDown: () => shuttingDown, version: VERSION });
   const handle = app.callback();
@@ -58,6 +50,7 @@ export async function startApiNode(config: Config, opts: { logger?: Logger } = {
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  ctx.urls.self = `http://${host}:${port}`;
   ctx.logger.info({ port, node: config.NODE_ID, redis: Boolean(ctx.redis), database: config.DATABASE_URL ? 'external' : 'embedded' }, 'API node listening');
 
   let shutdownPromise: Promise<void> | undefined;
@@ -79,6 +72,22 @@ export async function startApiNode(config: Config, opts: { logger?: Logger } = {
     })());
 
   return { url: `http://${host}:${port}`, port, ctx, services, realtime, server, shutdown };
+}
+
+// Socket.IO for this process. The cron process builds one too, on a server that never listens:
+// with Redis, what its services emit reaches clients on the API nodes through the adapter.
+export function createNodeRealtime(ctx: AppContext, server: http.Server, services?: () => RealtimeServices): Realtime {
+  return createRealtime(server, {
+    services,
+    orm: ctx.db.orm,
+    logger: ctx.logger,
+    metrics: ctx.metrics,
+    tokens: ctx.tokens,
+    nodeId: ctx.config.NODE_ID,
+    corsOrigins: ctx.config.CORS_ORIGINS,
+    eventsPer10s: ctx.config.SOCKET_EVENTS_PER_10S,
+    redis: ctx.redis ? { pub: ctx.redis.pub, sub: ctx.redis.sub, channelPrefix: ctx.config.REDIS_KEY_PREFIX } : undefined,
+  });
 }
 
 function raceDeadline(promise: Promise<unknown>, deadline: number): Promise<unknown> {

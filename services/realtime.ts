@@ -1,12 +1,13 @@
 // The port through which services reach connected clients. realtime/ implements it on Socket.IO
 // (across every node when Redis is configured); services never import socket.io themselves.
+import type { NotificationEvent, NotificationReadEvent } from './notifications/schemas.ts';
 
 export type RealtimeNamespace = 'notifications' | 'coach' | 'walk' | 'chat';
 
 // Server-to-client events by namespace: what each event carries. A module adds its events here;
 // emitting an event that is not listed, or with the wrong payload, does not type-check.
 export type ServerEvents = {
-  notifications: Record<never, never>;
+  notifications: { notification: NotificationEvent; 'notification.read': NotificationReadEvent };
   coach: Record<never, never>;
   walk: Record<never, never>;
   chat: Record<never, never>;
@@ -22,4 +23,6 @@ export type RealtimePort = {
   // Closes every socket of the user, or of one sign-in session, on every node.
   disconnectUser: (userId: string) => Promise<void>;
   disconnectSession: (sessionId: string) => Promise<void>;
+  // Whether the user has a connected socket on any node (asks every node when Redis is configured).
+  hasLiveSocket: (userId: string) => Promise<boolean>;
 };

@@ -3,8 +3,12 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261122000001_identity } from './Migration20261122000001_identity.ts';
 import { Migration20261122000002_cron_runs } from './Migration20261122000002_cron_runs.ts';
+import { Migration20261122000010_notifications } from './Migration20261122000010_notifications.ts';
+import { Migration20261122000020_payments } from './Migration20261122000020_payments.ts';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122000001_identity', class: Migration20261122000001_identity },
   { name: 'Migration20261122000002_cron_runs', class: Migration20261122000002_cron_runs },
+  { name: 'Migration20261122000010_notifications', class: Migration20261122000010_notifications },
+  { name: 'Migration20261122000020_payments', class: Migration20261122000020_payments },
 ];

@@ -13,10 +13,21 @@ import { authRoutes } from '../../routes/auth.ts';
 import { devOAuthRoutes } from '../../routes/devOAuth.ts';
 import { healthRoutes, type ReadinessCheck } from '../../routes/health.ts';
 import { userAdminRoutes } from '../../routes/users.ts';
+import { notificationRoutes } from '../../routes/notifications.ts';
+import { pushTokenRoutes } from '../../routes/pushTokens.ts';
+import { paymentRoutes } from '../../routes/payments.ts';
+import { paymentWebhookRoutes } from '../../routes/webhooks/payments.ts';
+import { sandboxRoutes } from '../../routes/sandbox.ts';
+import { storageRoutes } from '../../routes/storage.ts';
 import { socketEventDocs } from '../../realtime/index.ts';
 
 export function createHttpApp(ctx: AppContext, services: Services, opts: { isShuttingDown: () => boolean; version: string }) {
   const app = new Koa({ proxy: ctx.config.TRUST_PROXY });
+  // Koa reports errors it could not send (mostly clients that hung up) here; they belong in our log, not on stderr.
+  app.on('error', (err: Error & { code?: string }) => {
+    if (err.code === 'ECONNRESET' || err.code === 'ECONNABORTED' || err.message === 'Parse Error' || err.message === 'aborted') ctx.logger.debug({ err: err.message }, 'client went away');
+    else ctx.logger.error({ err }, 'koa error');
+  });
   const api = createApi({ orm: ctx.db.orm, bodyLimitBytes: ctx.config.BODY_LIMIT_BYTES, tokens: ctx.tokens, activeUser: services.users.getActiveUser, limits: createLimits(ctx), metrics: ctx.metrics });
 
   const checks: ReadinessCheck[] = [
@@ -31,7 +42,13 @@ export function createHttpApp(ctx: AppContext, services: Services, opts: { isShu
   });
   authRoutes(api, services);
   userAdminRoutes(api, services);
+  notificationRoutes(api, services);
+  pushTokenRoutes(api, services);
+  paymentRoutes(api, { payments: services.payments, em: ctx.db.orm.em });
+  paymentWebhookRoutes(api, { webhooks: services.webhooks, providers: [...ctx.paymentProviders.keys(), 'revenuecat'] });
+  if (ctx.paymentProviders.get('sandbox')) sandboxRoutes(api, { payments: services.payments });
   if (ctx.devIssuer) devOAuthRoutes(api, { devIssuer: ctx.devIssuer, providers: ctx.oauthVerifiers.map((v) => v.provider) });
+  if (ctx.localStorageDriver) storageRoutes(api, { storage: ctx.localStorageDriver, maxUploadBytes: ctx.config.STORAGE_MAX_UPLOAD_BYTES });
 
   const docs = docsRouter(() => buildOpenApiDocument({ paths: api.paths, socketEvents: socketEventDocs(ctx.config.NODE_ID), version: opts.version }));
   const allowedOrigins = new Set(ctx.config.CORS_ORIGINS);

@@ -14,6 +14,7 @@ import type { Limiter } from '../rateLimits.ts';
 import type { Metrics } from '../metrics.ts';
 import { authenticate, type RouteAuth } from './auth.ts';
 import { problemSchema } from './problem.ts';
+import { readRawBody } from './rawBody.ts';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Schema = ZodType | undefined;
@@ -21,6 +22,8 @@ type Infer<S> = S extends ZodType ? z.output<S> : undefined;
 
 export type RouteInput<B extends Schema, Q extends Schema, P extends Schema, A extends RouteAuth> = {
   body: Infer<B>;
+  // The exact request bytes, for routes that declare `rawBody` (webhooks, uploads).
+  rawBody: Buffer | undefined;
   query: Infer<Q>;
   params: Infer<P>;
   auth: A extends 'none' ? undefined : AccessClaims;
@@ -43,6 +46,8 @@ export type RouteSpec<B extends Schema, Q extends Schema, P extends Schema, A ex
   rateLimit?: 'default' | 'strict' | 'none';
   // Routes that never touch the ORM (probes, metrics) skip the per-request EntityManager fork.
   usesDatabase?: boolean;
+  // Hands the handler the unparsed body (at most maxBytes) instead of parsing `body`.
+  rawBody?: { maxBytes: number; contentType?: string };
   responses: Record<number, { description: string; schema?: ZodType }>;
   handler: (input: RouteInput<B, Q, P, A>) => Promise<RouteResult> | RouteResult;
 };
@@ -89,7 +94,8 @@ export function createApi(deps: ApiDeps) {
       const query = parse(spec.query, ctx.query, 'query', issues);
       const params = parse(spec.params, ctx.params, 'path', issues);
       if (issues.length) throw validationError(issues);
-      const input = { body, query, params, auth, ctx } as RouteInput<B, Q, P, A>;
+      const rawBody = spec.rawBody ? await readRawBody(ctx, spec.rawBody.maxBytes) : undefined;
+      const input = { body, rawBody, query, params, auth, ctx } as RouteInput<B, Q, P, A>;
       // Each request gets its own identity map (MikroORM RequestContext).
       const result = spec.usesDatabase === false ? await spec.handler(input) : await RequestContext.create(deps.orm.em, async () => spec.handler(input));
       if (!result) {
@@ -113,7 +119,7 @@ export function createApi(deps: ApiDeps) {
   }
 
   function document(spec: RouteSpec<Schema, Schema, Schema, RouteAuth>): void {
-    const openApiPath = spec.path.replace(/:(\w+)/g, '{$1}');
+    const openApiPath = spec.path.replace(/:(\w+)/g, '{$1}').replace(/\*(\w+)/g, '{$1}');
     const responses: Record<string, unknown> = {};
     for (const [status, r] of Object.entries(spec.responses)) {
       responses[status] = r.schema ? { description: r.description, content: { 'application/json': { schema: r.schema } } } : { description: r.description };
@@ -128,6 +134,7 @@ export function createApi(deps: ApiDeps) {
       responses: responses as ZodOpenApiOperationObject['responses'],
       ...(spec.auth !== 'none' ? { security: [{ bearerAuth: [] }] } : {}),
       ...(spec.body ? { requestBody: { content: { 'application/json': { schema: spec.body } } } } : {}),
+      ...(spec.rawBody ? { requestBody: { content: { [spec.rawBody.contentType ?? 'application/json']: { schema: { type: 'string', format: 'binary' } } } } } : {}),
       ...(spec.query || spec.params ? { requestParams: { ...(spec.query ? { query: spec.query } : {}), ...(spec.params ? { path: spec.params } : {}) } } : {}),
     } as ZodOpenApiOperationObject;
     paths[openApiPath] = { ...paths[openApiPath], [spec.method]: operation };

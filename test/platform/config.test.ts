@@ -1,17 +1,8 @@
 import { expect } from 'chai';
-import { ConfigError, loadConfig } from '../../server/config.ts';
+import { loadConfig } from '../../server/config.ts';
+import { completeProductionEnv, configRefusal as refusal } from '../config.ts';
 
 describe('platform: configuration', () => {
-  const refusal = (env: Record<string, string>) => {
-    try {
-      loadConfig(env);
-    } catch (err) {
-      expect(err).to.be.instanceOf(ConfigError);
-      return (err as Error).message;
-    }
-    return expect.fail('config was accepted');
-  };
-
   it('runs on defaults with no environment at all', () => {
     const config = loadConfig({});
     expect(config.PORT).to.equal(3000);
@@ -36,17 +27,12 @@ describe('platform: configuration', () => {
   it('refuses production on default secrets, the embedded database or the offline sign-in driver', () => {
     const message = refusal({ NODE_ENV: 'production' });
     expect(message).to.match(/JWT_SECRET/).and.to.match(/URL_SIGNING_SECRET/).and.to.match(/GOOGLE_CLIENT_IDS/).and.to.match(/DATABASE_URL/);
-    expect(refusal({
-      NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(40), URL_SIGNING_SECRET: 'u'.repeat(40),
-      DATABASE_URL: 'postgres://db/app', GOOGLE_CLIENT_IDS: 'id.apps.googleusercontent.com', OAUTH_OFFLINE: 'true',
-    })).to.match(/offline dev issuer/);
+    expect(refusal({ ...completeProductionEnv(), OAUTH_OFFLINE: 'true' })).to.match(/offline dev issuer/);
+    expect(refusal({ ...completeProductionEnv(), PAYMENTS_SANDBOX: 'true' })).to.match(/sandbox payment provider/);
   });
 
   it('starts in production once everything real is configured', () => {
-    const config = loadConfig({
-      NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(40), URL_SIGNING_SECRET: 'u'.repeat(40),
-      DATABASE_URL: 'postgres://db/app', GOOGLE_CLIENT_IDS: 'a.apps.googleusercontent.com,b.apps.googleusercontent.com',
-    });
+    const config = loadConfig(completeProductionEnv());
     expect(config.isProduction).to.equal(true);
     expect(config.GOOGLE_CLIENT_IDS).to.deep.equal(['a.apps.googleusercontent.com', 'b.apps.googleusercontent.com']);
   });
