@@ -100,6 +100,8 @@ const envSchema = z.object({
   PAYMENTS_SANDBOX: booleanFlag.optional(),
   PAYMENTS_DEFAULT_PROVIDER: z.enum(['toss', 'portone', 'sandbox']).optional(),
   PAYMENT_PENDING_TTL_MINUTES: z.coerce.number().int().min(5).max(24 * 60).default(30),
+  // Per attempt, for Toss, PortOne and RevenueCat API calls.
+  PAYMENTS_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   TOSS_SECRET_KEY: z.string().min(1).optional(),
   TOSS_CLIENT_KEY: z.string().min(1).optional(),
   TOSS_BASE_URL: z.url().default('https://api.tosspayments.com'),

@@ -189,10 +189,10 @@ function createConfiguredStorage(config: Config): { storage: ObjectStorage; loca
 function createPaymentProviders(config: Config, db: Database, urls: { self: string }) {
   const paymentProviders = new Map<PaymentProviderName, PaymentProvider>();
   if (config.TOSS_SECRET_KEY) {
-    paymentProviders.set('toss', createTossProvider({ secretKey: config.TOSS_SECRET_KEY, clientKey: config.TOSS_CLIENT_KEY!, baseUrl: config.TOSS_BASE_URL }));
+    paymentProviders.set('toss', createTossProvider({ secretKey: config.TOSS_SECRET_KEY, clientKey: config.TOSS_CLIENT_KEY!, baseUrl: config.TOSS_BASE_URL, timeoutMs: config.PAYMENTS_TIMEOUT_MS }));
   }
   if (config.PORTONE_API_SECRET) {
-    paymentProviders.set('portone', createPortOneProvider({ apiSecret: config.PORTONE_API_SECRET, storeId: config.PORTONE_STORE_ID!, channelKey: config.PORTONE_CHANNEL_KEY!, baseUrl: config.PORTONE_BASE_URL }));
+    paymentProviders.set('portone', createPortOneProvider({ apiSecret: config.PORTONE_API_SECRET, storeId: config.PORTONE_STORE_ID!, channelKey: config.PORTONE_CHANNEL_KEY!, baseUrl: config.PORTONE_BASE_URL, timeoutMs: config.PAYMENTS_TIMEOUT_MS }));
   }
   if (config.paymentsSandbox) {
     paymentProviders.set('sandbox', createSandboxProvider({
@@ -203,7 +203,7 @@ function createPaymentProviders(config: Config, db: Database, urls: { self: stri
     }));
   }
   const revenuecat = config.REVENUECAT_API_KEY
-    ? createRevenueCatClient({ apiKey: config.REVENUECAT_API_KEY, baseUrl: config.REVENUECAT_BASE_URL })
+    ? createRevenueCatClient({ apiKey: config.REVENUECAT_API_KEY, baseUrl: config.REVENUECAT_BASE_URL, timeoutMs: config.PAYMENTS_TIMEOUT_MS })
     : createOfflineRevenueCatClient();
   return { paymentProviders, revenuecat };
 }

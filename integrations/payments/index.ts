@@ -47,7 +47,8 @@ export class PaymentProviderError extends Error {
 // `codeField` says which field carries the code.
 export function toPaymentProviderError(provider: string, err: unknown, codeField: 'code' | 'type'): PaymentProviderError {
   if (!(err instanceof ProviderError)) return new PaymentProviderError(provider, 'network_error', String(err), { retryable: true, cause: err });
-  let code = 'http_error';
+  // No status: the provider never answered (timeout, connection refused).
+  let code = err.status === undefined ? 'provider_unreachable' : 'http_error';
   let message = err.message;
   try {
     const body = JSON.parse(err.responseBody ?? '') as Record<string, unknown>;

@@ -25,6 +25,7 @@ describe('billing: orders, providers, webhooks and refunds', () => {
       PORTONE_API_SECRET: 'portone-api-secret', PORTONE_STORE_ID: 'store-1', PORTONE_CHANNEL_KEY: 'channel-1', PORTONE_BASE_URL: portone.url,
       PORTONE_WEBHOOK_SECRETS: `${PORTONE_WEBHOOK_SECRET},${OLD_PORTONE_SECRET}`,
       PAYMENTS_DEFAULT_PROVIDER: 'sandbox',
+      PAYMENTS_TIMEOUT_MS: '300',
     });
     // A module's handler runs inside the transaction that moves the payment.
     node.services.payments.registerModule('chat', {
@@ -172,6 +173,20 @@ describe('billing: orders, providers, webhooks and refunds', () => {
       expect(res.body).to.include({ status: 'paid', orderId });
       expect(toss.payment(paymentKey)!.status).to.equal('DONE');
       expect(handled(orderId, 'paid')).to.have.length(1);
+    });
+
+    it('answers 503 when Toss times out on every attempt, keeping the order pending to confirm again', async () => {
+      const u = await newUser(node);
+      const { orderId, paymentKey } = await tossOrder(u);
+      toss.authorize({ paymentKey, orderId, amount: 4500 });
+      toss.stallNext(3);
+      const res = await confirm(u, { paymentKey, orderId, amount: 4500 });
+      expect(res.status).to.equal(503);
+      expect(res.body.code).to.equal('payment_provider_unavailable');
+      expect((await paymentRow(orderId)).status).to.equal('pending');
+      expect(await failures(orderId)).to.deep.equal(['provider_unreachable']);
+      // The client retries (a new Idempotency-Key: the failed attempt released its key) and it goes through.
+      expect((await confirm(u, { paymentKey, orderId, amount: 4500 })).body.status).to.equal('paid');
     });
 
     it('refuses a tampered amount without asking Toss, recording the attempt', async () => {

@@ -9,6 +9,8 @@ export type FakeToss = FakeServer & {
   authorize: (p: { paymentKey: string; orderId: string; amount: number; reject?: string }) => void;
   payment: (paymentKey: string) => TossPayment | undefined;
   failNext: (count: number, status?: number) => void;
+  // The next requests get no answer in time.
+  stallNext: (count: number) => void;
   // Toss approves at once but answers the confirm this much later.
   setConfirmDelay: (ms: number) => void;
 };
@@ -17,6 +19,7 @@ export async function startFakeToss(opts: { secretKey: string }): Promise<FakeTo
   const payments = new Map<string, TossPayment & { reject?: string }>();
   const idempotent = new Map<string, FakeReply>();
   let failures = 0;
+  let stalls = 0;
   let failureStatus = 500;
   const expectedAuth = `Basic ${Buffer.from(`${opts.secretKey}:`).toString('base64')}`;
   const error = (status: number, code: string, message: string): FakeReply => ({ status, body: { code, message } });
@@ -25,6 +28,12 @@ export async function startFakeToss(opts: { secretKey: string }): Promise<FakeTo
   const state = { confirmDelayMs: 0 };
   const server = await startFakeServer(async (req) => {
     if (req.headers.authorization !== expectedAuth) return error(401, 'UNAUTHORIZED_KEY', '인증되지 않은 시크릿 키 혹은 클라이언트 키 입니다.');
+    if (stalls > 0) {
+      stalls--;
+      // Holds the request past any client timeout, then gives up answering.
+      await new Promise((r) => setTimeout(r, 5_000));
+      return error(504, 'TIMEOUT', 'stalled');
+    }
     if (failures > 0) {
       failures--;
       return error(failureStatus, 'FAILED_INTERNAL_SYSTEM_PROCESSING', '내부 시스템 처리 작업이 실패했습니다.');
@@ -85,6 +94,9 @@ export async function startFakeToss(opts: { secretKey: string }): Promise<FakeTo
     failNext: (count: number, status = 500) => {
       failures = count;
       failureStatus = status;
+    },
+    stallNext: (count: number) => {
+      stalls = count;
     },
     setConfirmDelay: (ms: number) => {
       state.confirmDelayMs = ms;
