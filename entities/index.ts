@@ -11,6 +11,9 @@ import { PaymentProduct } from './billing/PaymentProduct.ts';
 import { SandboxTransaction } from './billing/SandboxTransaction.ts';
 import { Subscription } from './billing/Subscription.ts';
 import { WebhookEvent } from './billing/WebhookEvent.ts';
+import { CoachAnswer } from './coach/CoachAnswer.ts';
+import { CoachPlan } from './coach/CoachPlan.ts';
+import { CoachProfile } from './coach/CoachProfile.ts';
 import { Notification } from './notifications/Notification.ts';
 import { NotificationDelivery } from './notifications/NotificationDelivery.ts';
 import { NotificationSetting } from './notifications/NotificationSetting.ts';
@@ -20,4 +23,5 @@ import { OfflineOutbox } from './platform/OfflineOutbox.ts';
 
 export const entities = [User, Identity, RefreshTokenFamily, RefreshToken, CronRun,
   PaymentProduct, Payment, PaymentFailure, WebhookEvent, IdempotencyKey, Subscription, SandboxTransaction,
-  Notification, NotificationDelivery, NotificationSetting, PushToken, SmsLog, OfflineOutbox];
+  Notification, NotificationDelivery, NotificationSetting, PushToken, SmsLog, OfflineOutbox,
+  CoachPlan, CoachProfile, CoachAnswer];

@@ -5,10 +5,12 @@ import { Migration20261122000001_identity } from './Migration20261122000001_iden
 import { Migration20261122000002_cron_runs } from './Migration20261122000002_cron_runs.ts';
 import { Migration20261122000010_notifications } from './Migration20261122000010_notifications.ts';
 import { Migration20261122000020_payments } from './Migration20261122000020_payments.ts';
+import { Migration20261122000030_coach } from './Migration20261122000030_coach.ts';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122000001_identity', class: Migration20261122000001_identity },
   { name: 'Migration20261122000002_cron_runs', class: Migration20261122000002_cron_runs },
   { name: 'Migration20261122000010_notifications', class: Migration20261122000010_notifications },
   { name: 'Migration20261122000020_payments', class: Migration20261122000020_payments },
+  { name: 'Migration20261122000030_coach', class: Migration20261122000030_coach },
 ];
