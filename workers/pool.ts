@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { ImageInput, ImageResult } from './image.ts';
 import type { TrackInput, TrackResult } from './geo.ts';
+import type { TopKInput, TopKResult } from './vector.ts';
 
 export type WorkerPoolOptions = {
   /** Threads. Default: os.availableParallelism(). */
@@ -39,6 +40,8 @@ export type WorkerPoolStats = { size: number; queueSize: number; utilization: nu
 export type WorkerPool = {
   processImage(input: ImageInput, options?: ImageRunOptions): Promise<ImageResult>;
   analyseTrack(input: TrackInput, options?: RunOptions): Promise<TrackResult>;
+  /** Exact cosine top-k; pass the matrix in a SharedArrayBuffer to avoid copying it per query. */
+  topKCosine(input: TopKInput, options?: RunOptions): Promise<TopKResult>;
   stats(): WorkerPoolStats;
   /** Refuses new tasks, waits for every accepted task to settle, then stops the threads. */
   close(): Promise<void>;
@@ -62,6 +65,7 @@ export class WorkerPoolClosedError extends Error {
 const TASKS = {
   processImage: { label: 'image', filename: new URL('./image.ts', import.meta.url).href, name: 'processImageTask' },
   analyseTrack: { label: 'track analysis', filename: new URL('./geo.ts', import.meta.url).href, name: 'analyseTrack' },
+  topKCosine: { label: 'vector search', filename: new URL('./vector.ts', import.meta.url).href, name: 'topKCosine' },
 } as const;
 
 type Task = (typeof TASKS)[keyof typeof TASKS];
@@ -115,6 +119,9 @@ export function createWorkerPool(opts: WorkerPoolOptions = {}): WorkerPool {
     },
     async analyseTrack(input, options = {}) {
       return run<TrackResult>(TASKS.analyseTrack, input, options);
+    },
+    async topKCosine(input, options = {}) {
+      return run<TopKResult>(TASKS.topKCosine, input, options);
     },
     stats() {
       const queueSize = piscina.queueSize;

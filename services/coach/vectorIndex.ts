@@ -1,0 +1,240 @@
+// Where chunk embeddings are searched. Two implementations behind one interface, chosen at the
+// first use (ARCHITECTURE.md, "Geo and vectors without extensions"):
+// - pgvector, where `create extension if not exists vector` succeeds: a vector copy of each chunk's
+//   embedding in kb_chunk_vectors_<dims> with an HNSW cosine index;
+// - exact: embeddings stay real[] in kb_chunks, SQL picks the rows that pass the filters, and the
+//   cosine top-k over them runs in a Piscina worker (workers/vector.ts).
+// Both filter the same way (game AND category AND every requested tag, same embedding model and
+// size), score as cosine similarity, and order by score, then chunk id.
+import type { Logger } from 'pino';
+import type { WorkerPool } from '../../workers/pool.ts';
+import type { Em } from '../transaction.ts';
+import { pgArray } from './pgArray.ts';
+
+export type VectorFilter = {
+  game: string;
+  category?: string | null;
+  // Every one must be on the chunk.
+  tags?: string[];
+  // Vectors of another model or size are not comparable with the query's.
+  model: string;
+  dimensions: number;
+};
+
+export type VectorHit = { chunkId: string; score: number };
+
+export type VectorIndexKind = 'pgvector' | 'exact';
+
+export type VectorIndex = {
+  kind: () => Promise<VectorIndexKind>;
+  // Inside the transaction that wrote the chunks (their real[] embeddings are already stored).
+  indexChunks: (tx: Em, chunks: { id: string; embedding: number[] }[]) => Promise<void>;
+  search: (filter: VectorFilter, query: number[], topK: number) => Promise<VectorHit[]>;
+};
+
+export type VectorIndexOptions = {
+  em: Em;
+  pool: WorkerPool;
+  logger: Logger;
+  mode: 'auto' | 'pgvector' | 'exact';
+  // HNSW candidate list per query (pgvector's hnsw.ef_search).
+  efSearch?: number;
+};
+
+export function createVectorIndex(opts: VectorIndexOptions): VectorIndex {
+  let chosen: Promise<VectorIndex> | undefined;
+  const choose = () => (chosen ??= pick(opts).catch((err) => {
+    chosen = undefined;
+    throw err;
+  }));
+  return {
+    kind: async () => (await choose()).kind(),
+    indexChunks: async (tx, chunks) => (await choose()).indexChunks(tx, chunks),
+    search: async (filter, query, topK) => (await choose()).search(filter, query, topK),
+  };
+}
+
+async function pick(opts: VectorIndexOptions): Promise<VectorIndex> {
+  if (opts.mode === 'exact') return createExactIndex(opts);
+  const version = await enablePgvector(opts.em);
+  if (version) {
+    opts.logger.info({ pgvector: version }, 'coach knowledge search runs on pgvector');
+    return createPgvectorIndex({ ...opts, version });
+  }
+  if (opts.mode === 'pgvector') throw new Error('COACH_VECTOR_INDEX=pgvector but the vector extension cannot be created on this database');
+  opts.logger.info('pgvector is not available: coach knowledge search runs exact cosine top-k in the worker pool');
+  return createExactIndex(opts);
+}
+
+async function enablePgvector(em: Em): Promise<string | null> {
+  try {
+    await em.fork().execute('create extension if not exists vector');
+    const [row] = await em.fork().execute<{ extversion: string }[]>(`select extversion from pg_extension where extname = 'vector'`);
+    return row?.extversion ?? null;
+  } catch {
+    return null;
+  }
+}
+
+// --- exact top-k in a worker over real[] embeddings
+
+type Matrix = { version: number; ids: string[]; rowOf: Map<string, number>; matrix: Float32Array };
+
+export function createExactIndex(opts: { em: Em; pool: WorkerPool }): VectorIndex {
+  // Each (game, model, dimensions) keeps its vectors in a SharedArrayBuffer, reloaded when the
+  // game's knowledge version moves: a query then posts only row numbers to the worker.
+  const matrices = new Map<string, Promise<Matrix>>();
+
+  function load(filter: VectorFilter): Promise<Matrix> {
+    return (async () => {
+      const rows = await opts.em.fork().execute<{ id: string; embedding: number[]; version: number }[]>(
+        `select c.id, c.embedding, coalesce((select version from kb_versions where game = ?), 0) as version
+           from kb_chunks c where c.game = ? and c.model = ? and c.dimensions = ? order by c.id`,
+        [filter.game, filter.game, filter.model, filter.dimensions],
+      );
+      const matrix = new Float32Array(new SharedArrayBuffer(Math.max(1, rows.length * filter.dimensions) * 4));
+      rows.forEach((r, i) => matrix.set(r.embedding, i * filter.dimensions));
+      return { version: rows[0]?.version ?? -1, ids: rows.map((r) => r.id), rowOf: new Map(rows.map((r, i) => [r.id, i])), matrix };
+    })();
+  }
+
+  async function matrixFor(filter: VectorFilter, version: number, ids: string[]): Promise<Matrix> {
+    const key = `${filter.game}\u0000${filter.model}\u0000${filter.dimensions}`;
+    let entry = matrices.get(key);
+    let m = entry ? await entry.catch(() => null) : null;
+    if (!m || m.version !== version || ids.some((id) => !m!.rowOf.has(id))) {
+      // One reload per key at a time; callers that arrive meanwhile share it.
+      if (entry === matrices.get(key)) {
+        entry = load(filter);
+        matrices.set(key, entry);
+      } else {
+        entry = matrices.get(key)!;
+      }
+      m = await entry;
+    }
+    return m;
+  }
+
+  return {
+    kind: async () => 'exact',
+    indexChunks: async () => undefined,
+    async search(filter, query, topK) {
+      if (query.length !== filter.dimensions || topK <= 0) return [];
+      const where = filterSql(filter);
+      const candidates = await opts.em.fork().execute<{ id: string; version: number }[]>(
+        `select c.id, coalesce((select version from kb_versions where game = ?), 0) as version from kb_chunks c where ${where.sql}`,
+        [filter.game, ...where.params],
+      );
+      if (candidates.length === 0) return [];
+      const m = await matrixFor(filter, candidates[0].version, candidates.map((c) => c.id));
+      const rows = Int32Array.from(candidates.map((c) => m.rowOf.get(c.id) ?? -1).filter((r) => r >= 0));
+      const result = await opts.pool.topKCosine({ matrix: m.matrix, dimensions: filter.dimensions, rows, query: Float32Array.from(query), k: topK });
+      return result.rows.map((row, i) => ({ chunkId: m.ids[row], score: result.scores[i] }));
+    },
+  };
+}
+
+// The SQL filter both implementations share (alias `c` is kb_chunks).
+function filterSql(filter: VectorFilter): { sql: string; params: unknown[] } {
+  const clauses = ['c.game = ?', 'c.model = ?', 'c.dimensions = ?'];
+  const params: unknown[] = [filter.game, filter.model, filter.dimensions];
+  if (filter.category) {
+    clauses.push('c.category = ?');
+    params.push(filter.category);
+  }
+  if (filter.tags && filter.tags.length > 0) {
+    clauses.push('c.tags @> ?::text[]');
+    params.push(pgArray(filter.tags));
+  }
+  return { sql: clauses.join(' and '), params };
+}
+
+// --- pgvector
+
+// pgvector's HNSW index takes at most 2,000 dimensions; larger vectors are scanned exactly there too.
+const HNSW_MAX_DIMENSIONS = 2000;
+
+function createPgvectorIndex(opts: VectorIndexOptions & { version: string }): VectorIndex {
+  const tables = new Map<number, Promise<string>>();
+  const efSearch = opts.efSearch ?? 100;
+  // 0.8 added iterative index scans: a selective filter then still fills top-k instead of
+  // returning fewer rows than asked for.
+  const iterative = compareVersions(opts.version, '0.8.0') >= 0;
+
+  // A table per vector size, since an indexed vector column has one fixed size. Created here and
+  // not in a migration because it exists only where the extension does; chunks stored before
+  // pgvector was installed are copied over on creation.
+  function tableFor(dimensions: number): Promise<string> {
+    if (!Number.isInteger(dimensions) || dimensions <= 0) throw new Error(`invalid embedding size ${dimensions}`);
+    let t = tables.get(dimensions);
+    if (!t) {
+      const name = `kb_chunk_vectors_${dimensions}`;
+      t = (async () => {
+        const em = opts.em.fork();
+        await em.execute(`create table if not exists ${name} (
+          chunk_id uuid primary key references kb_chunks(id) on delete cascade deferrable initially deferred,
+          embedding vector(${dimensions}) not null)`);
+        if (dimensions <= HNSW_MAX_DIMENSIONS) {
+          await em.execute(`create index if not exists ${name}_hnsw on ${name} using hnsw (embedding vector_cosine_ops)`);
+        }
+        await em.execute(`insert into ${name} (chunk_id, embedding)
+          select id, embedding::vector from kb_chunks where dimensions = ${dimensions} on conflict (chunk_id) do nothing`);
+        return name;
+      })();
+      t.catch(() => tables.delete(dimensions));
+      tables.set(dimensions, t);
+    }
+    return t;
+  }
+
+  return {
+    kind: async () => 'pgvector',
+    async indexChunks(tx, chunks) {
+      const byDims = new Map<number, typeof chunks>();
+      for (const c of chunks) byDims.set(c.embedding.length, [...(byDims.get(c.embedding.length) ?? []), c]);
+      for (const [dimensions, group] of byDims) {
+        const table = await tableFor(dimensions);
+        for (const c of group) {
+          await tx.execute(`insert into ${table} (chunk_id, embedding) values (?, ?::vector)
+            on conflict (chunk_id) do update set embedding = excluded.embedding`, [c.id, vectorLiteral(c.embedding)]);
+        }
+      }
+    },
+    async search(filter, query, topK) {
+      if (query.length !== filter.dimensions || topK <= 0) return [];
+      const table = await tableFor(filter.dimensions);
+      const where = filterSql(filter);
+      const q = vectorLiteral(query);
+      const em = opts.em.fork();
+      return em.transactional(async (tx) => {
+        // `set local` lasts for this transaction only, so pooled connections keep their defaults.
+        await tx.execute(`set local hnsw.ef_search = ${Math.max(efSearch, topK) | 0}`);
+        if (iterative) await tx.execute(`set local hnsw.iterative_scan = strict_order`);
+        const rows = await tx.execute<{ id: string; distance: number }[]>(
+          `select c.id, v.embedding <=> ?::vector as distance
+             from ${table} v join kb_chunks c on c.id = v.chunk_id
+            where ${where.sql}
+            order by v.embedding <=> ?::vector
+            limit ?`,
+          [q, ...where.params, q, topK * 2],
+        );
+        // Cosine distance is 1 − similarity; the id breaks ties the same way the exact path does.
+        return rows
+          .map((r) => ({ chunkId: r.id, score: 1 - Number(r.distance) }))
+          .sort((a, b) => b.score - a.score || (a.chunkId < b.chunkId ? -1 : 1))
+          .slice(0, topK);
+      });
+    },
+  };
+}
+
+function vectorLiteral(v: number[]): string {
+  return `[${v.map((x) => (Number.isFinite(x) ? x : 0)).join(',')}]`;
+}
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map((x) => parseInt(x, 10) || 0);
+  const pb = b.split('.').map((x) => parseInt(x, 10) || 0);
+  for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  return 0;
+}
