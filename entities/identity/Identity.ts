@@ -9,7 +9,8 @@ export const Identity = defineEntity({
     userId: p.uuid().index(),
     provider: p.string(),
     subject: p.string(),
-    email: p.string().nullable(),
+    // What the provider reported, sealed like users.email_encrypted (services/identity/emails.ts).
+    emailEncrypted: p.text().nullable().hidden(),
     createdAt: p.datetime().onCreate(() => new Date()),
   },
   uniques: [{ properties: ['provider', 'subject'] }],

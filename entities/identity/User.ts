@@ -8,8 +8,11 @@ export const User = defineEntity({
   tableName: 'users',
   properties: {
     id: p.uuid().primary().onCreate(() => crypto.randomUUID()),
-    // Stored lower-cased so that uniqueness is case-insensitive; null for social-only accounts.
-    email: p.string().nullable().unique(),
+    // The email is never stored in plain text (services/identity/emails.ts): a keyed hash of the
+    // lower-cased address for lookup and uniqueness, and its AES-256-GCM ciphertext. Both null for
+    // social-only accounts without an address.
+    emailHash: p.string().nullable().unique().hidden(),
+    emailEncrypted: p.text().nullable().hidden(),
     username: p.string().unique(),
     displayName: p.string().nullable(),
     // argon2id PHC string; null when the account only signs in through a provider.

@@ -15,6 +15,7 @@ import type { TokenService } from './tokens.ts';
 import { assertActive, toUserDto } from './users.ts';
 import { revokeFamilies } from './sessions.ts';
 import type { OAuthVerifiers } from './oauth.ts';
+import type { EmailCipher } from './emails.ts';
 
 export type AuthDeps = {
   em: Em;
@@ -22,6 +23,7 @@ export type AuthDeps = {
   realtime: RealtimePort;
   time: TimeFormatter;
   oauth: OAuthVerifiers;
+  emails: EmailCipher;
   logger: Logger;
 };
 
@@ -31,7 +33,7 @@ export type ClientMeta = { userAgent?: string };
 const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
 export function createAuthService(deps: AuthDeps) {
-  const { em, tokens } = deps;
+  const { em, tokens, emails } = deps;
   // Verifying against a real hash when the email is unknown keeps both failures equally slow.
   let dummyHash: Promise<string> | undefined;
   const getDummyHash = () => (dummyHash ??= argon2.hash(crypto.randomBytes(16).toString('hex'), ARGON2_OPTIONS));
@@ -51,7 +53,7 @@ export function createAuthService(deps: AuthDeps) {
 
   function issue(user: User, sessionId: string, refreshToken: string): AuthResult {
     return {
-      user: toUserDto(user, deps.time),
+      user: toUserDto(user, deps.time, emails),
       accessToken: tokens.signAccess({ userId: user.id, role: user.role, sessionId }),
       refreshToken,
       accessTokenExpiresIn: tokens.accessTokenTtlSeconds,
@@ -63,21 +65,21 @@ export function createAuthService(deps: AuthDeps) {
     const passwordHash = await argon2.hash(input.password, ARGON2_OPTIONS);
     try {
       return await inTransaction(em, async (tx) => {
-        const user = tx.create(User, { email: input.email, username: input.username, passwordHash, role: 'user' });
+        const user = tx.create(User, { ...emails.seal(input.email), username: input.username, passwordHash, role: 'user' });
         await tx.flush();
         return startSession(tx, user, meta);
       });
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       // The constraint, not a prior SELECT, decides: two racing sign-ups cannot both win.
-      const taken = await em.fork().findOne(User, { email: input.email });
+      const taken = await em.fork().findOne(User, { emailHash: emails.hash(input.email) });
       if (taken) throw conflict('email_taken', 'An account with this email already exists', 'email');
       throw conflict('username_taken', 'This username is taken', 'username');
     }
   }
 
   async function login(input: LoginInput, meta: ClientMeta = {}): Promise<AuthResult> {
-    const user = await em.findOne(User, { email: input.email });
+    const user = await em.findOne(User, { emailHash: emails.hash(input.email) });
     const hash = user?.passwordHash ?? (await getDummyHash());
     const ok = await argon2.verify(hash, input.password).catch(() => false);
     if (!user || !user.passwordHash || !ok) throw unauthorized('invalid_credentials', 'Email or password is incorrect');
@@ -146,16 +148,16 @@ export function createAuthService(deps: AuthDeps) {
         let user: User | null = identity ? await tx.findOneOrFail(User, { id: identity.userId }) : null;
         if (!user) {
           // Link to an existing account only on an email the provider itself verified.
-          const email = profile.email && profile.emailVerified ? profile.email.toLowerCase() : null;
-          user = email ? await tx.findOne(User, { email }) : null;
+          const email = profile.email && profile.emailVerified ? emails.normalize(profile.email) : null;
+          user = email ? await tx.findOne(User, { emailHash: emails.hash(email) }) : null;
           user ??= tx.create(User, {
-            email,
+            ...emails.seal(email),
             username: await freeUsername(tx, profile.email ?? profile.name ?? provider),
             displayName: profile.name ?? null,
             passwordHash: null,
             role: 'user',
           });
-          tx.create(Identity, { userId: user.id, provider, subject: profile.subject, email: profile.email ?? null });
+          tx.create(Identity, { userId: user.id, provider, subject: profile.subject, emailEncrypted: emails.seal(profile.email).emailEncrypted });
           await tx.flush();
         }
         assertActive(user);

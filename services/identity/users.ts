@@ -7,11 +7,12 @@ import { inTransaction, isUniqueViolation, type Em } from '../transaction.ts';
 import { revokeFamilies } from './sessions.ts';
 import type { UpdateMeInput, UserDto } from './schemas.ts';
 import type { UserCache } from './userCache.ts';
+import type { EmailCipher } from './emails.ts';
 
-export function toUserDto(user: User, time: TimeFormatter): UserDto {
+export function toUserDto(user: User, time: TimeFormatter, emails: EmailCipher): UserDto {
   return {
     id: user.id,
-    email: user.email ?? null,
+    email: emails.open(user.emailEncrypted),
     username: user.username,
     displayName: user.displayName ?? null,
     role: user.role,
@@ -23,8 +24,8 @@ export function assertActive(user: User): void {
   if (user.disabledAt) throw new AppError(403, 'account_disabled', 'This account has been disabled');
 }
 
-export function createUserService(deps: { em: Em; time: TimeFormatter; realtime: RealtimePort; cache: UserCache }) {
-  const { em, time, cache } = deps;
+export function createUserService(deps: { em: Em; time: TimeFormatter; realtime: RealtimePort; cache: UserCache; emails: EmailCipher }) {
+  const { em, time, cache, emails } = deps;
 
   // Every authenticated request passes through here (server/http/route.ts), so it reads the cache.
   async function getActiveUser(userId: string): Promise<User> {
@@ -35,7 +36,7 @@ export function createUserService(deps: { em: Em; time: TimeFormatter; realtime:
   }
 
   async function me(userId: string): Promise<UserDto> {
-    return toUserDto(await getActiveUser(userId), time);
+    return toUserDto(await getActiveUser(userId), time, emails);
   }
 
   async function updateMe(userId: string, input: UpdateMeInput): Promise<UserDto> {
@@ -47,7 +48,7 @@ export function createUserService(deps: { em: Em; time: TimeFormatter; realtime:
         if (input.username !== undefined) user.username = input.username;
         if (input.displayName !== undefined) user.displayName = input.displayName;
         await tx.flush();
-        return toUserDto(user, time);
+        return toUserDto(user, time, emails);
       }).finally(() => cache.invalidate(userId));
     } catch (err) {
       if (isUniqueViolation(err)) throw conflict('username_taken', 'This username is taken', 'username');
@@ -63,7 +64,7 @@ export function createUserService(deps: { em: Em; time: TimeFormatter; realtime:
       user.disabledAt = disabled ? (user.disabledAt ?? new Date()) : null;
       if (disabled) await revokeFamilies(tx, { userId }, 'account_disabled');
       await tx.flush();
-      return toUserDto(user, time);
+      return toUserDto(user, time, emails);
     });
     cache.invalidate(userId);
     if (disabled) await deps.realtime.disconnectUser(userId);

@@ -1,0 +1,211 @@
+// Coach subscriptions on RevenueCat: checkouts (with their retries), cancellation at period end,
+// and what a subscription change means for the coach — the user's plan tier in coach_profiles.
+// Purchase and renewal raise the tier until the period end RevenueCat reports; cancellation keeps
+// it until then; expiration returns the user to free.
+import crypto from 'node:crypto';
+import client from 'prom-client';
+import type { Logger } from 'pino';
+import type { PlanTier } from '../../entities/coach/CoachPlan.ts';
+import { PaymentProviderError } from '../../integrations/payments/index.ts';
+import type { CancelOutcome, CoachTier, OfflineRevenueCatCheckout, RevenueCatCheckout } from '../../integrations/payments/revenuecatCheckout.ts';
+import type { SubscriptionService, SubscriptionState } from '../billing/subscriptions.ts';
+import { AppError, conflict, notFound } from '../errors.ts';
+import type { NotifyInput } from '../notifications/schemas.ts';
+import type { TimeFormatter } from '../time.ts';
+import { inTransaction, type Em } from '../transaction.ts';
+
+export const COACH_MODULE = 'coach';
+const TIER_RANK: Record<PlanTier, number> = { free: 0, basic: 1, basic_special: 2 };
+
+export type CheckoutResult =
+  | { checkoutId: string; status: 'created'; checkoutUrl: string; offline: boolean }
+  | { checkoutId: string; status: 'retrying' | 'failed'; nextAttemptAt: string | null };
+
+export type CoachPlanState = { planTier: PlanTier; planExpiresAt: string | null; cancelAtPeriodEnd: boolean };
+
+type AttemptRow = { id: string; user_id: string; tier: CoachTier; attempts: number };
+
+export function createCoachSubscriptionService(deps: {
+  em: Em;
+  subscriptions: SubscriptionService;
+  checkout: RevenueCatCheckout;
+  notify: (userId: string, input: NotifyInput) => Promise<unknown>;
+  productTiers: Record<string, CoachTier>;
+  entitlementTiers: Record<string, CoachTier>;
+  retryHours: number;
+  maxRetries: number;
+  registry: client.Registry;
+  time: TimeFormatter;
+  logger: Logger;
+}) {
+  const { em } = deps;
+  const retries = (deps.registry.getSingleMetric('payment_retry_total') as client.Counter<'module' | 'outcome'> | undefined)
+    ?? new client.Counter({
+      name: 'payment_retry_total',
+      help: 'Retried payment steps (coach checkout creation) by module and outcome',
+      labelNames: ['module', 'outcome'] as const,
+      registers: [deps.registry],
+    });
+
+  deps.subscriptions.registerModule(COACH_MODULE, { onChanged: applyToPlan });
+
+  // The product decides the tier; entitlements stand in for products this server does not know.
+  function tierOf(state: Pick<SubscriptionState, 'productId' | 'entitlements'>): CoachTier | null {
+    const byProduct = deps.productTiers[state.productId];
+    if (byProduct) return byProduct;
+    const byEntitlement = state.entitlements.map((e) => deps.entitlementTiers[e]).filter((t): t is CoachTier => Boolean(t));
+    return byEntitlement.sort((a, b) => TIER_RANK[b] - TIER_RANK[a])[0] ?? null;
+  }
+
+  async function applyToPlan(tx: Em, state: SubscriptionState): Promise<void> {
+    const tier = tierOf(state);
+    if (!tier) {
+      deps.logger.warn({ userId: state.userId, productId: state.productId }, 'coach subscription for an unmapped product; plan unchanged (see COACH_PRODUCT_TIERS_JSON)');
+      return;
+    }
+    if (state.status === 'expired') {
+      // Only the subscription that gave the current tier takes it away: an upgrade's old product expiring does not.
+      await tx.execute(
+        `update coach_profiles set plan_tier = 'free', plan_expires_at = null, cancel_at_period_end = false, updated_at = now()
+          where user_id = ? and plan_tier = ?`,
+        [state.userId, tier],
+      );
+      return;
+    }
+    await tx.execute(
+      `insert into coach_profiles (user_id, plan_tier, plan_expires_at, cancel_at_period_end, updated_at) values (?, ?, ?, ?, now())
+       on conflict (user_id) do update set plan_tier = excluded.plan_tier,
+         plan_expires_at = coalesce(excluded.plan_expires_at, coach_profiles.plan_expires_at),
+         cancel_at_period_end = excluded.cancel_at_period_end, updated_at = now()`,
+      [state.userId, tier, state.currentPeriodEnd, state.status === 'cancelled'],
+    );
+  }
+
+  async function planState(userId: string): Promise<CoachPlanState> {
+    const [row] = await em.fork().execute<{ plan_tier: PlanTier; plan_expires_at: Date | null; cancel_at_period_end: boolean }[]>(
+      'select plan_tier, plan_expires_at, cancel_at_period_end from coach_profiles where user_id = ?',
+      [userId],
+    );
+    const lapsed = row?.plan_expires_at && new Date(row.plan_expires_at).getTime() <= Date.now();
+    if (!row || lapsed) return { planTier: 'free', planExpiresAt: null, cancelAtPeriodEnd: false };
+    return { planTier: row.plan_tier, planExpiresAt: row.plan_expires_at ? deps.time.format(new Date(row.plan_expires_at)) : null, cancelAtPeriodEnd: row.cancel_at_period_end };
+  }
+
+  // One attempt at creating the checkout; the row records the outcome either way.
+  async function attempt(row: AttemptRow, isRetry: boolean): Promise<CheckoutResult> {
+    try {
+      const created = await deps.checkout.createCheckout({ checkoutId: row.id, appUserId: row.user_id, tier: row.tier });
+      await em.fork().execute(
+        `update billing_checkout_attempts set status = 'created', attempts = attempts + 1, checkout_url = ?, offline = ?, next_attempt_at = null, updated_at = now() where id = ?`,
+        [created.checkoutUrl, created.offline, row.id],
+      );
+      if (isRetry) retries.inc({ module: COACH_MODULE, outcome: 'succeeded' });
+      return { checkoutId: row.id, status: 'created', checkoutUrl: created.checkoutUrl, offline: created.offline };
+    } catch (err) {
+      if (!(err instanceof PaymentProviderError)) throw err;
+      if (isRetry) retries.inc({ module: COACH_MODULE, outcome: 'failed' });
+      // attempts counts the first try too: retries made so far = attempts after this one - 1.
+      const retriesMade = row.attempts;
+      const giveUp = retriesMade >= deps.maxRetries;
+      const nextAttemptAt = giveUp ? null : new Date(Date.now() + deps.retryHours * 3_600_000);
+      await em.fork().execute(
+        `update billing_checkout_attempts set status = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = now() where id = ?`,
+        [giveUp ? 'failed' : 'retrying', nextAttemptAt, err.code, row.id],
+      );
+      deps.logger.warn({ checkoutId: row.id, code: err.code, retryable: err.retryable, giveUp }, 'coach checkout creation failed');
+      return { checkoutId: row.id, status: giveUp ? 'failed' : 'retrying', nextAttemptAt: nextAttemptAt ? deps.time.format(nextAttemptAt) : null };
+    }
+  }
+
+  async function initiate(userId: string, tier: CoachTier): Promise<CheckoutResult> {
+    const current = await planState(userId);
+    if (current.planTier !== 'free' && TIER_RANK[current.planTier] >= TIER_RANK[tier] && !current.cancelAtPeriodEnd) {
+      throw conflict('already_subscribed', `You are already on the ${current.planTier} plan`, 'tier');
+    }
+    const row: AttemptRow = { id: crypto.randomUUID(), user_id: userId, tier, attempts: 0 };
+    await em.fork().execute(
+      `insert into billing_checkout_attempts (id, user_id, module, tier, status) values (?, ?, ?, ?, 'pending')`,
+      [row.id, userId, COACH_MODULE, tier],
+    );
+    return attempt(row, false);
+  }
+
+  // The cron job: checkouts whose creation failed, retried every COACH_CHECKOUT_RETRY_HOURS at most
+  // COACH_CHECKOUT_MAX_RETRIES times. The user asked and was told we would retry, so the outcome reaches them.
+  async function retryDueCheckouts(opts: { now?: Date; limit?: number } = {}): Promise<{ retried: number; succeeded: number; failed: number }> {
+    const due = await em.fork().execute<AttemptRow[]>(
+      `select id, user_id, tier, attempts from billing_checkout_attempts
+        where status = 'retrying' and next_attempt_at <= ? order by next_attempt_at limit ?`,
+      [opts.now ?? new Date(), opts.limit ?? 200],
+    );
+    let succeeded = 0;
+    let failed = 0;
+    for (const row of due) {
+      const result = await attempt(row, true);
+      if (result.status === 'created') {
+        succeeded++;
+        await deps.notify(row.user_id, {
+          type: 'coach.checkout_ready', category: 'payment', title: '결제 페이지가 준비되었습니다',
+          body: 'AI 코치 구독 결제를 이어서 진행해 주세요.', data: { checkoutId: row.id, checkoutUrl: result.checkoutUrl, tier: row.tier },
+          dedupeKey: `coach.checkout_ready:${row.id}`,
+        });
+      } else if (result.status === 'failed') {
+        failed++;
+        await deps.notify(row.user_id, {
+          type: 'coach.checkout_failed', category: 'payment', title: '결제 페이지를 준비하지 못했습니다',
+          body: '잠시 후 구독을 다시 시도해 주세요.', data: { checkoutId: row.id, tier: row.tier }, dedupeKey: `coach.checkout_failed:${row.id}`,
+        });
+      }
+    }
+    return { retried: due.length, succeeded, failed };
+  }
+
+  async function cancel(userId: string): Promise<CoachPlanState & { provider: CancelOutcome }> {
+    const [sub] = await em.fork().execute<{ product_id: string; current_period_end: Date | null }[]>(
+      `select product_id, current_period_end from subscriptions
+        where user_id = ? and module = ? and provider = 'revenuecat' and status = 'active'
+        order by current_period_end desc nulls last limit 1`,
+      [userId, COACH_MODULE],
+    );
+    if (!sub) throw conflict('no_active_subscription', 'There is no active coach subscription to cancel');
+    const periodEnd = sub.current_period_end ? new Date(sub.current_period_end) : null;
+    let provider: CancelOutcome;
+    try {
+      provider = await deps.checkout.cancelAtPeriodEnd({ appUserId: userId, productId: sub.product_id, periodEnd });
+    } catch (err) {
+      if (!(err instanceof PaymentProviderError)) throw err;
+      deps.logger.warn({ code: err.code }, 'RevenueCat refused the coach cancellation');
+      throw new AppError(502, 'provider_error', 'The subscription could not be cancelled with RevenueCat; try again later');
+    }
+    // The plan keeps its tier until the period ends; RevenueCat's CANCELLATION webhook confirms it.
+    await inTransaction(em, async (tx) => {
+      await tx.execute('insert into coach_cancellations (user_id, product_id, outcome, period_end) values (?, ?, ?, ?)', [userId, sub.product_id, provider, periodEnd]);
+      await tx.execute('update coach_profiles set cancel_at_period_end = true, updated_at = now() where user_id = ?', [userId]);
+    });
+    return { ...(await planState(userId)), provider };
+  }
+
+  async function checkoutAttempt(checkoutId: string): Promise<{ id: string; userId: string; tier: CoachTier; status: string }> {
+    const [row] = await em.fork().execute<{ id: string; user_id: string; tier: CoachTier; status: string }[]>(
+      'select id, user_id, tier, status from billing_checkout_attempts where id = ?',
+      [checkoutId],
+    );
+    if (!row) throw notFound('Checkout');
+    return { id: row.id, userId: row.user_id, tier: row.tier, status: row.status };
+  }
+
+  // OFFLINE sandbox page's buttons: approving sends the purchase webhook as RevenueCat would.
+  async function sandboxDecide(checkoutId: string, decision: 'approve' | 'decline'): Promise<{ tier: CoachTier; webhookStatus: number | null }> {
+    const offline = deps.checkout as Partial<OfflineRevenueCatCheckout>;
+    if (!deps.checkout.offline || !offline.purchase) throw notFound('Checkout');
+    const row = await checkoutAttempt(checkoutId);
+    if (decision === 'decline') return { tier: row.tier, webhookStatus: null };
+    const entitlementIds = Object.entries(deps.entitlementTiers).filter(([, t]) => t === row.tier).map(([e]) => e);
+    const webhookStatus = await offline.purchase({ appUserId: row.userId, tier: row.tier, entitlementIds });
+    return { tier: row.tier, webhookStatus };
+  }
+
+  return { initiate, cancel, planState, retryDueCheckouts, checkoutAttempt, sandboxDecide, tierOf };
+}
+
+export type CoachSubscriptionService = ReturnType<typeof createCoachSubscriptionService>;
