@@ -4,7 +4,8 @@ import type { Services } from '../server/context.ts';
 import { expirePendingPayments } from './expirePendingPayments.ts';
 import { purgeIdempotencyKeys } from './purgeIdempotencyKeys.ts';
 import { purgeRefreshTokens } from './purgeRefreshTokens.ts';
+import { retryCoachCheckouts } from './retryCoachCheckouts.ts';
 
 export function cronJobs(services: Services): CronJob[] {
-  return [purgeRefreshTokens, purgeIdempotencyKeys, expirePendingPayments(services.payments)];
+  return [purgeRefreshTokens, purgeIdempotencyKeys, expirePendingPayments(services.payments), retryCoachCheckouts(services.coachSubscriptions)];
 }

@@ -14,6 +14,9 @@ import { WebhookEvent } from './billing/WebhookEvent.ts';
 import { CoachAnswer } from './coach/CoachAnswer.ts';
 import { CoachPlan } from './coach/CoachPlan.ts';
 import { CoachProfile } from './coach/CoachProfile.ts';
+import { KbChunk } from './coach/KbChunk.ts';
+import { KbDocument } from './coach/KbDocument.ts';
+import { KbVersion } from './coach/KbVersion.ts';
 import { Notification } from './notifications/Notification.ts';
 import { NotificationDelivery } from './notifications/NotificationDelivery.ts';
 import { NotificationSetting } from './notifications/NotificationSetting.ts';
@@ -24,4 +27,4 @@ import { OfflineOutbox } from './platform/OfflineOutbox.ts';
 export const entities = [User, Identity, RefreshTokenFamily, RefreshToken, CronRun,
   PaymentProduct, Payment, PaymentFailure, WebhookEvent, IdempotencyKey, Subscription, SandboxTransaction,
   Notification, NotificationDelivery, NotificationSetting, PushToken, SmsLog, OfflineOutbox,
-  CoachPlan, CoachProfile, CoachAnswer];
+  CoachPlan, CoachProfile, CoachAnswer, KbDocument, KbChunk, KbVersion];

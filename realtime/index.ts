@@ -16,10 +16,12 @@ import { bindClientEvent, describeClientEvents, type ClientEvent, type SocketDat
 import { notificationsEvents } from './notifications.ts';
 import type { ZodType } from 'zod';
 import type { NotificationService } from '../services/notifications/notifications.ts';
+import type { AskService } from '../services/coach/ask.ts';
+import { coachEvents } from './coach.ts';
 
 // The services socket events call. A getter, because the services are built after this (they
 // publish through its port); handlers only run once connections arrive, when they exist.
-export type RealtimeServices = { notifications: NotificationService };
+export type RealtimeServices = { notifications: NotificationService; coachAsk: AskService };
 
 export type RealtimeDeps = {
   orm: Orm;
@@ -37,7 +39,8 @@ export const userRoom = (userId: string) => `user:${userId}`;
 export const sessionRoom = (sessionId: string) => `session:${sessionId}`;
 
 export function namespaceEvents(nodeId: string, services?: () => RealtimeServices): Record<RealtimeNamespace, ClientEvent<ZodType>[]> {
-  return { notifications: notificationsEvents({ nodeId, notifications: services && (() => services().notifications) }), coach: [], walk: [], chat: [] };
+  return { notifications: notificationsEvents({ nodeId, notifications: services && (() => services().notifications) }),
+    coach: coachEvents({ ask: services && (() => services().coachAsk) }), walk: [], chat: [] };
 }
 
 export function socketEventDocs(nodeId: string): SocketEventDoc[] {

@@ -10,6 +10,7 @@ import { priceTableSchema } from '../services/llm/pricing.ts';
 const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789abcdef';
 const DEV_URL_SIGNING_SECRET = 'dev-only-url-signing-secret-change-me';
 const DEV_PERSONAL_DATA_KEY = 'ZGV2LW9ubHktcGVyc29uYWwtZGF0YS1rZXktMzJieXQ=';
+const DEV_EMAIL_ENC_KEY = 'ZGV2LW9ubHktZW1haWwtZW5jcnlwdGlvbi1rZXktMzI=';
 
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -158,6 +159,49 @@ const envSchema = z.object({
   COOLSMS_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   // Pushes of one notification type to one user per hour; the rest are skipped (inbox and sockets still get them).
   NOTIFY_PUSH_PER_TYPE_PER_HOUR: z.coerce.number().int().positive().default(20),
+
+  // --- coach answers (services/coach/ask.ts): how long a generation may run, and how long its
+  // deltas stay buffered for clients that reconnect (after that, finished answers come from Postgres)
+  COACH_MAX_ANSWER_SECONDS: z.coerce.number().int().min(5).max(600).default(120),
+  COACH_ANSWER_BUFFER_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
+
+  // --- coach: answer caches (services/coach/answerCache.ts), Redis when REDIS_URL is set
+  // Cosine similarity for reusing an earlier answer in the same scope. Unset: 0.97 on the offline
+  // n-gram embedder (lexical: one swapped word in a long question still scores ~0.96), 0.92 on OpenAI text-embedding-3-*.
+  COACH_SEMANTIC_THRESHOLD: z.coerce.number().gt(0).max(1).optional(),
+  COACH_EXACT_TTL_SECONDS: durationSeconds.default(300),
+  COACH_SEMANTIC_TTL_SECONDS: durationSeconds.default(24 * 60 * 60),
+  COACH_SEMANTIC_MAX_PER_SCOPE: z.coerce.number().int().min(1).max(10_000).default(100),
+
+  // --- coach subscriptions (RevenueCat Web Billing) and email encryption at rest
+  // 32 bytes (64 hex characters or base64, e.g. Fernet-style urlsafe base64): keys users' email hash and ciphertext.
+  EMAIL_ENC_KEY: z.string().default(DEV_EMAIL_ENC_KEY).refine((v) => parsePersonalDataKey(v) !== undefined, 'must be 32 bytes: 64 hex characters or base64'),
+  // The Web Purchase Link of the coach offering (https://pay.rev.cat/<token>); the App User ID is appended.
+  // Without it (or without REVENUECAT_API_KEY) checkouts run on the OFFLINE sandbox page, refused in production.
+  REVENUECAT_PURCHASE_LINK_URL: z.url().optional(),
+  // RevenueCat API v2 (cancelling Web Billing subscriptions at period end): project id and a v2 secret key.
+  REVENUECAT_PROJECT_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a RevenueCat project id').optional(),
+  REVENUECAT_V2_API_KEY: z.string().min(1).optional(),
+  // {"<store product id>": "basic" | "basic_special"} and {"<entitlement id>": tier}: what a purchase is worth.
+  COACH_PRODUCT_TIERS_JSON: jsonEnv(z.record(z.string(), z.enum(['basic', 'basic_special']))).optional(),
+  COACH_ENTITLEMENT_TIERS_JSON: jsonEnv(z.record(z.string(), z.enum(['basic', 'basic_special']))).optional(),
+  // {"basic": "<package id>", …}: the package the purchase link pre-selects for a tier.
+  COACH_TIER_PACKAGES_JSON: jsonEnv(z.object({ basic: z.string().min(1), basic_special: z.string().min(1) })).optional(),
+  // A checkout that could not be created is retried this often, at most this many times.
+  COACH_CHECKOUT_RETRY_HOURS: z.coerce.number().positive().max(168).default(6),
+  COACH_CHECKOUT_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+
+  // --- coach: knowledge base and prompts (services/coach/knowledge.ts, vectorIndex.ts, prompts.ts)
+  // auto: pgvector where `create extension vector` succeeds, else exact top-k over real[] in the worker pool.
+  COACH_VECTOR_INDEX: z.enum(['auto', 'pgvector', 'exact']).default('auto'),
+  // pgvector's hnsw.ef_search: candidates per query (higher: better recall, slower).
+  COACH_PGVECTOR_EF_SEARCH: z.coerce.number().int().min(1).max(1000).default(100),
+  // Chunks longer than this many tokens are summarised by the LLM before they are stored (seed 001).
+  COACH_KB_SUMMARIZE_ABOVE_TOKENS: z.coerce.number().int().min(100).max(8000).default(1200),
+  // The knowledge `npm start` ingests when the knowledge base is empty; false skips it.
+  COACH_KB_SEED_DIR: z.string().default('data/knowledge'),
+  COACH_KB_SEED_ON_START: booleanFlag.default(true),
+  COACH_TEMPLATES_DIR: z.string().default('templates/coach'),
 });
 
 export type Config = ReturnType<typeof buildConfig>;
@@ -198,6 +242,12 @@ function buildConfig(env: z.infer<typeof envSchema>) {
     pushOffline: !env.FCM_SERVICE_ACCOUNT_JSON && !env.FCM_SERVICE_ACCOUNT_FILE,
     smsOffline: !env.COOLSMS_API_KEY,
     personalDataKey: parsePersonalDataKey(env.PERSONAL_DATA_KEY)!,
+    coachSemanticThreshold: env.COACH_SEMANTIC_THRESHOLD ?? (env.LLM_OFFLINE === true || !env.OPENAI_API_KEY ? 0.97 : 0.92),
+    emailEncKey: parsePersonalDataKey(env.EMAIL_ENC_KEY)!,
+    coachCheckoutOffline: !env.REVENUECAT_API_KEY || !env.REVENUECAT_PURCHASE_LINK_URL,
+    coachProductTiers: env.COACH_PRODUCT_TIERS_JSON ?? { coach_basic_monthly: 'basic', coach_basic_special_monthly: 'basic_special' },
+    coachEntitlementTiers: env.COACH_ENTITLEMENT_TIERS_JSON ?? { basic: 'basic', basic_special: 'basic_special' },
+    coachTierPackages: env.COACH_TIER_PACKAGES_JSON ?? { basic: 'coach_basic_monthly', basic_special: 'coach_basic_special_monthly' },
   };
 }
 
@@ -221,6 +271,10 @@ function refuseUnsafeProduction(config: Config): void {
     problems.push('REVENUECAT_API_KEY: required to confirm RevenueCat webhooks with its API (the offline client is refused in production)');
   }
   if (config.PERSONAL_DATA_KEY === DEV_PERSONAL_DATA_KEY) problems.push('PERSONAL_DATA_KEY: the development default cannot be used in production');
+  if (config.EMAIL_ENC_KEY === DEV_EMAIL_ENC_KEY) problems.push('EMAIL_ENC_KEY: the development default cannot be used in production');
+  if (config.coachCheckoutOffline) {
+    problems.push('REVENUECAT_PURCHASE_LINK_URL: set it with REVENUECAT_API_KEY (the offline coach checkout sandbox is refused in production)');
+  }
   if (config.pushOffline) problems.push('FCM_SERVICE_ACCOUNT_JSON: set it or FCM_SERVICE_ACCOUNT_FILE (the offline push outbox is refused in production)');
   if (config.smsOffline) problems.push('COOLSMS_API_KEY: set it with COOLSMS_API_SECRET and COOLSMS_SENDER (the offline SMS outbox is refused in production)');
   if (problems.length > 0) throw new ConfigError(`Refusing to start in production:\n  ${problems.join('\n  ')}`);

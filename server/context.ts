@@ -42,6 +42,19 @@ import { createWebhookService } from '../services/billing/webhooks.ts';
 import type { ObjectStorage } from '../integrations/storage/index.ts';
 import { createLocalStorage, type LocalObjectStorage } from '../integrations/storage/local.ts';
 import { createS3Storage } from '../integrations/storage/s3.ts';
+import { createEmailCipher, sealLegacyEmails, type EmailCipher } from '../services/identity/emails.ts';
+import { createOfflineRevenueCatCheckout, createRevenueCatCheckout, type RevenueCatCheckout } from '../integrations/payments/revenuecatCheckout.ts';
+import { createCoachSubscriptionService } from '../services/coach/subscriptions.ts';
+import { createCoachStatsService } from '../services/coach/stats.ts';
+import { createQuotaService } from '../services/coach/quota.ts';
+import { createAnswerCache } from '../services/coach/answerCache.ts';
+import { createAskService } from '../services/coach/ask.ts';
+import { createMemoryAnswerBuffer, createRedisAnswerBuffer } from '../services/coach/answerBuffer.ts';
+import { createHistoryService } from '../services/coach/history.ts';
+import { createPlanService } from '../services/coach/plans.ts';
+import { createKnowledgeService } from '../services/coach/knowledge.ts';
+import { createPromptService } from '../services/coach/prompts.ts';
+import { createVectorIndex } from '../services/coach/vectorIndex.ts';
 
 export type RedisClients = { client: Redis; pub: Redis; sub: Redis };
 
@@ -68,6 +81,9 @@ export type AppContext = {
   localStorageDriver?: LocalObjectStorage;
   paymentProviders: Map<PaymentProviderName, PaymentProvider>;
   revenuecat: RevenueCatClient;
+  // Users' emails at rest (EMAIL_ENC_KEY), and coach checkouts on RevenueCat Web Billing (offline sandbox in development).
+  emails: EmailCipher;
+  coachCheckout: RevenueCatCheckout;
   // This node's own base URL, known once it listens (node.ts sets it): the sandbox provider posts its webhooks there.
   urls: { self: string };
   close: () => Promise<void>;
@@ -97,6 +113,8 @@ export async function createContext(config: Config, opts: { logger?: Logger } = 
   if (localStorageDriver) logger.warn({ dir: config.STORAGE_LOCAL_DIR }, 'object storage runs on the OFFLINE local driver (set STORAGE_DRIVER=s3 for S3, R2 or MinIO)');
 
   const urls = { self: `http://127.0.0.1:${config.PORT}` };
+  const emails = createEmailCipher(config.emailEncKey);
+  await sealLegacyEmails(db.orm.em, emails, logger);
   return {
     config,
     logger,
@@ -120,6 +138,8 @@ export async function createContext(config: Config, opts: { logger?: Logger } = 
     personalData: createPersonalDataCipher(config.personalDataKey),
     llm: createConfiguredLlm(config, { logger, registry: metrics.registry }),
     ...createPaymentProviders(config, db, urls),
+    emails,
+    coachCheckout: createCoachCheckout(config, urls, logger),
     urls,
     storage,
     localStorageDriver,
@@ -208,6 +228,35 @@ function createPaymentProviders(config: Config, db: Database, urls: { self: stri
   return { paymentProviders, revenuecat };
 }
 
+function createCoachCheckout(config: Config, urls: { self: string }, logger: Logger): RevenueCatCheckout {
+  if (!config.coachCheckoutOffline) {
+    return createRevenueCatCheckout({
+      apiKey: config.REVENUECAT_API_KEY!,
+      baseUrl: config.REVENUECAT_BASE_URL,
+      purchaseLinkUrl: config.REVENUECAT_PURCHASE_LINK_URL!,
+      tierPackages: config.coachTierPackages,
+      timeoutMs: config.PAYMENTS_TIMEOUT_MS,
+      v2: config.REVENUECAT_PROJECT_ID && config.REVENUECAT_V2_API_KEY ? { projectId: config.REVENUECAT_PROJECT_ID, apiKey: config.REVENUECAT_V2_API_KEY } : undefined,
+    });
+  }
+  logger.warn('coach checkouts run on the OFFLINE sandbox page (set REVENUECAT_API_KEY and REVENUECAT_PURCHASE_LINK_URL for RevenueCat Web Billing)');
+  return createOfflineRevenueCatCheckout({
+    publicUrl: () => config.PUBLIC_URL ?? urls.self,
+    webhookUrl: () => `${urls.self}/webhooks/revenuecat`,
+    webhookSecret: revenueCatWebhookSecret(config)!,
+    webhookAuthorization: config.REVENUECAT_WEBHOOK_AUTH,
+    productForTier: (tier) => Object.entries(config.coachProductTiers).find(([, t]) => t === tier)?.[0] ?? `coach_${tier}_monthly`,
+  });
+}
+
+// The HMAC secret RevenueCat webhooks are checked with. While coach checkouts run offline and none
+// is configured, the sandbox signs its RevenueCat-format webhooks with one derived from
+// URL_SIGNING_SECRET, as the payment sandbox does.
+export function revenueCatWebhookSecret(config: Config): string | undefined {
+  if (config.REVENUECAT_WEBHOOK_SECRET || !config.coachCheckoutOffline) return config.REVENUECAT_WEBHOOK_SECRET;
+  return crypto.createHmac('sha256', config.URL_SIGNING_SECRET).update('sandbox-revenuecat-webhooks').digest('hex');
+}
+
 // The sandbox signs its webhooks like a Standard Webhooks provider, with a key of its own.
 export function sandboxWebhookSecret(urlSigningSecret: string): string {
   return `whsec_${crypto.createHmac('sha256', urlSigningSecret).update('sandbox-payment-webhooks').digest('base64')}`;
@@ -239,13 +288,71 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
     logger: ctx.logger,
     defaultTimeZone: ctx.config.TIME_ZONE,
   });
+  const coachQuota = createQuotaService({ em, registry: ctx.metrics.registry, time: ctx.time });
+  const coachCache = createAnswerCache({
+    threshold: ctx.config.coachSemanticThreshold,
+    exactTtlSeconds: ctx.config.COACH_EXACT_TTL_SECONDS,
+    semanticTtlSeconds: ctx.config.COACH_SEMANTIC_TTL_SECONDS,
+    maxPerScope: ctx.config.COACH_SEMANTIC_MAX_PER_SCOPE,
+    embeddingModel: ctx.config.llmOffline ? 'offline' : ctx.config.LLM_EMBEDDING_MODEL,
+    redis: ctx.redis?.client,
+    keyPrefix: ctx.config.REDIS_KEY_PREFIX,
+    logger: ctx.logger,
+  });
+  const coachKnowledge = createKnowledgeService({
+    em,
+    llm: ctx.llm.forModule('coach'),
+    index: createVectorIndex({ em, pool: ctx.pool, logger: ctx.logger, mode: ctx.config.COACH_VECTOR_INDEX, efSearch: ctx.config.COACH_PGVECTOR_EF_SEARCH }),
+    logger: ctx.logger,
+    summarizeAboveTokens: ctx.config.COACH_KB_SUMMARIZE_ABOVE_TOKENS,
+    // Re-ingesting a game drops its cached answers (the cache key's kbVersion already keeps them from being served).
+    onGameChanged: (game) => void coachCache.invalidateGame(game).catch((err) => ctx.logger.warn({ err, game }, 'coach cache not invalidated')),
+  });
+  const coachPrompts = createPromptService({ dir: ctx.config.COACH_TEMPLATES_DIR });
+  const coachAsk = createAskService({
+    em,
+    plans: createPlanService({ em }),
+    knowledge: coachKnowledge,
+    prompts: coachPrompts,
+    quota: coachQuota,
+    cache: coachCache,
+    llm: ctx.llm,
+    buffer: ctx.redis
+      ? createRedisAnswerBuffer({ redis: ctx.redis.client, prefix: ctx.config.REDIS_KEY_PREFIX, ttlSeconds: ctx.config.COACH_ANSWER_BUFFER_SECONDS })
+      : createMemoryAnswerBuffer({ ttlMs: ctx.config.COACH_ANSWER_BUFFER_SECONDS * 1000 }),
+    realtime,
+    bus: ctx.invalidation,
+    time: ctx.time,
+    logger: ctx.logger,
+    maxAnswerSeconds: ctx.config.COACH_MAX_ANSWER_SECONDS,
+  });
   return {
-    auth: createAuthService({ em, tokens: ctx.tokens, realtime, time: ctx.time, oauth: oauthRegistry(ctx.oauthVerifiers), logger: ctx.logger }),
-    users: createUserService({ em, time: ctx.time, realtime, cache: userCache }),
+    coachQuota,
+    coachCache,
+    coachKnowledge,
+    coachPrompts,
+    coachAsk,
+    coachHistory: createHistoryService({ em, time: ctx.time }),
+    auth: createAuthService({ em, tokens: ctx.tokens, realtime, time: ctx.time, oauth: oauthRegistry(ctx.oauthVerifiers), emails: ctx.emails, logger: ctx.logger }),
+    users: createUserService({ em, time: ctx.time, realtime, cache: userCache, emails: ctx.emails }),
     sms,
     notifications,
     payments,
     subscriptions,
+    coachSubscriptions: createCoachSubscriptionService({
+      em,
+      subscriptions,
+      checkout: ctx.coachCheckout,
+      notify: notifications.notify,
+      productTiers: ctx.config.coachProductTiers,
+      entitlementTiers: ctx.config.coachEntitlementTiers,
+      retryHours: ctx.config.COACH_CHECKOUT_RETRY_HOURS,
+      maxRetries: ctx.config.COACH_CHECKOUT_MAX_RETRIES,
+      registry: ctx.metrics.registry,
+      time: ctx.time,
+      logger: ctx.logger,
+    }),
+    coachStats: createCoachStatsService({ em, timeZone: ctx.config.TIME_ZONE }),
     webhooks: createWebhookService({
       em,
       payments,
@@ -255,7 +362,7 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
         toss: ctx.config.TOSS_WEBHOOK_SECRETS,
         portone: ctx.config.PORTONE_WEBHOOK_SECRETS,
         sandbox: [sandboxWebhookSecret(ctx.config.URL_SIGNING_SECRET)],
-        revenuecat: { authorization: ctx.config.REVENUECAT_WEBHOOK_AUTH, hmacSecret: ctx.config.REVENUECAT_WEBHOOK_SECRET },
+        revenuecat: { authorization: ctx.config.REVENUECAT_WEBHOOK_AUTH, hmacSecret: revenueCatWebhookSecret(ctx.config) },
       },
     }),
   };

@@ -1,5 +1,6 @@
 // The port through which services reach connected clients. realtime/ implements it on Socket.IO
 // (across every node when Redis is configured); services never import socket.io themselves.
+import type { AnswerDone, AnswerFailure } from './coach/answerBuffer.ts';
 import type { NotificationEvent, NotificationReadEvent } from './notifications/schemas.ts';
 
 export type RealtimeNamespace = 'notifications' | 'coach' | 'walk' | 'chat';
@@ -8,7 +9,8 @@ export type RealtimeNamespace = 'notifications' | 'coach' | 'walk' | 'chat';
 // emitting an event that is not listed, or with the wrong payload, does not type-check.
 export type ServerEvents = {
   notifications: { notification: NotificationEvent; 'notification.read': NotificationReadEvent };
-  coach: Record<never, never>;
+  // Deltas carry the offset (in UTF-16 code units, i.e. JavaScript string length) at which their text starts.
+  coach: { 'answer.delta': { answerId: string; offset: number; text: string }; 'answer.done': AnswerDone; 'answer.error': AnswerFailure };
   walk: Record<never, never>;
   chat: Record<never, never>;
 };

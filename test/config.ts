@@ -39,5 +39,8 @@ export function completeProductionEnv(): Record<string, string> {
     COOLSMS_SENDER: '01012345678',
     TOSS_SECRET_KEY: 'live_sk',
     TOSS_CLIENT_KEY: 'live_ck',
+    EMAIL_ENC_KEY: crypto.randomBytes(32).toString('base64url'),
+    REVENUECAT_API_KEY: 'sk_rc_live',
+    REVENUECAT_PURCHASE_LINK_URL: 'https://pay.rev.cat/live_token',
   };
 }

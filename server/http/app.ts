@@ -19,7 +19,12 @@ import { paymentRoutes } from '../../routes/payments.ts';
 import { paymentWebhookRoutes } from '../../routes/webhooks/payments.ts';
 import { sandboxRoutes } from '../../routes/sandbox.ts';
 import { storageRoutes } from '../../routes/storage.ts';
+import { billingRoutes } from '../../routes/billing.ts';
+import { coachSandboxRoutes } from '../../routes/coachSandbox.ts';
+import { coachStatsRoutes } from '../../routes/coachStats.ts';
+import { coachKnowledgeRoutes } from '../../routes/coachKnowledge.ts';
 import { socketEventDocs } from '../../realtime/index.ts';
+import { coachRoutes } from '../../routes/coach.ts';
 
 export function createHttpApp(ctx: AppContext, services: Services, opts: { isShuttingDown: () => boolean; version: string }) {
   const app = new Koa({ proxy: ctx.config.TRUST_PROXY });
@@ -47,6 +52,11 @@ export function createHttpApp(ctx: AppContext, services: Services, opts: { isShu
   paymentRoutes(api, { payments: services.payments, em: ctx.db.orm.em });
   paymentWebhookRoutes(api, { webhooks: services.webhooks, providers: [...ctx.paymentProviders.keys(), 'revenuecat'] });
   if (ctx.paymentProviders.get('sandbox')) sandboxRoutes(api, { payments: services.payments });
+  billingRoutes(api, { coachSubscriptions: services.coachSubscriptions, webhooks: services.webhooks });
+  if (ctx.coachCheckout.offline) coachSandboxRoutes(api, { coachSubscriptions: services.coachSubscriptions });
+  coachStatsRoutes(api, { coachStats: services.coachStats });
+  coachKnowledgeRoutes(api, { coachKnowledge: services.coachKnowledge });
+  coachRoutes(api, { ask: services.coachAsk, history: services.coachHistory });
   if (ctx.devIssuer) devOAuthRoutes(api, { devIssuer: ctx.devIssuer, providers: ctx.oauthVerifiers.map((v) => v.provider) });
   if (ctx.localStorageDriver) storageRoutes(api, { storage: ctx.localStorageDriver, maxUploadBytes: ctx.config.STORAGE_MAX_UPLOAD_BYTES });
 

@@ -313,7 +313,7 @@ export async function startFakeOpenAi(opts: { apiKey?: string } = {}): Promise<F
       sendError(res, 400, { message: `Too many inputs. The max number of inputs is 2048. We received ${texts.length}.`, type: 'invalid_request_error', param: null, code: null });
       return;
     }
-    const dims = typeof body.dimensions === 'number' ? body.dimensions : 8;
+    const dims = typeof body.dimensions === 'number' ? body.dimensions : 32;
     const base64 = body.encoding_format === 'base64';
     const data = (texts as string[]).map((t, index) => {
       const vector = fakeEmbedding(t, dims);
@@ -367,7 +367,10 @@ export async function startFakeOpenAi(opts: { apiKey?: string } = {}): Promise<F
 }
 
 // Deterministic per text: [length, then hash bytes scaled to (-1, 1)].
-function fakeEmbedding(text: string, dimensions = 8): number[] {
-  const hash = crypto.createHash('sha256').update(text).digest();
-  return Array.from({ length: dimensions }, (_, i) => (i === 0 ? text.length : (hash[i % hash.length] - 128) / 128));
+// Deterministic and unrelated for different texts (a hash stream), as real embeddings of unrelated
+// texts are: two different questions never look alike to a semantic cache.
+function fakeEmbedding(text: string, dimensions = 32): number[] {
+  const bytes: number[] = [];
+  for (let block = 0; bytes.length < dimensions; block++) bytes.push(...crypto.createHash('sha256').update(`${block}:${text}`).digest());
+  return bytes.slice(0, dimensions).map((b) => (b - 127.5) / 128);
 }

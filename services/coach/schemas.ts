@@ -1,0 +1,58 @@
+// Shapes of the coach's asks and answers, shared by the socket events and the REST routes.
+import { z } from 'zod';
+
+const tag = z.string().trim().min(1).max(40);
+
+export const askInput = z.object({
+  question: z.string().trim().min(2, 'must be at least 2 characters').max(4000, 'must be at most 4000 characters'),
+  game: z.string().trim().min(1).max(40).regex(/^[a-z0-9_-]+$/, 'lower-case letters, digits, "-" and "_"'),
+  category: z.string().trim().min(1).max(40).optional(),
+  tags: z.array(tag).max(10).optional(),
+});
+export type AskInput = z.infer<typeof askInput>;
+
+export const sourceDto = z.object({ chunkId: z.string(), documentId: z.string(), title: z.string(), score: z.number(), url: z.string().nullable().optional() });
+
+export const usageDto = z.object({ promptTokens: z.number().int(), completionTokens: z.number().int() });
+
+export const askResult = z
+  .object({
+    answerId: z.uuid(),
+    answer: z.string(),
+    sources: z.array(sourceDto),
+    usage: usageDto,
+    costUsd: z.number(),
+    cached: z.boolean(),
+    cacheKind: z.enum(['exact', 'semantic']).nullable(),
+    planRemaining: z.number().int(),
+    model: z.string().nullable(),
+    provider: z.string().nullable().meta({ description: '"offline" when the offline LLM driver answered' }),
+  })
+  .meta({ id: 'CoachAnswer' });
+export type AskResult = z.infer<typeof askResult>;
+
+export const resumeInput = z.object({ answerId: z.uuid(), offset: z.number().int().min(0) });
+export const cancelInput = z.object({ answerId: z.uuid() });
+
+export const historyItem = z
+  .object({
+    answerId: z.uuid(),
+    game: z.string(),
+    category: z.string().nullable(),
+    tags: z.array(z.string()),
+    question: z.string(),
+    answer: z.string(),
+    status: z.enum(['streaming', 'done', 'failed', 'cancelled']),
+    cached: z.boolean(),
+    costUsd: z.number(),
+    sources: z.array(sourceDto),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'CoachHistoryItem' });
+export type HistoryItem = z.infer<typeof historyItem>;
+
+export const historyQuery = z.object({
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  game: z.string().max(40).optional(),
+});
