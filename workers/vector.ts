@@ -57,3 +57,17 @@ export function topKCosine(input: TopKInput): TopKResult {
 function better(score: number, row: number, otherScore: number, otherRow: number): boolean {
   return score > otherScore || (score === otherScore && row < otherRow);
 }
+
+// Cosine similarity of two vectors (0 when either is all zeros or their lengths differ).
+export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length || a.length === 0) return 0;
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
+}

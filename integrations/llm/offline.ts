@@ -7,6 +7,7 @@
 //   last user message, streamed word by word;
 // - speech is a short WAV tone, images a small PNG coloured by the prompt's hash.
 // Everything it shapes says `provider: 'offline'`, and text replies start with "[offline]".
+import { cosineSimilarity as cosine } from '../../workers/vector.ts';
 import crypto from 'node:crypto';
 import { countTokens } from 'gpt-tokenizer';
 import sharp from 'sharp';
@@ -125,17 +126,6 @@ export function hashedNgramEmbedding(text: string, dimensions = DEFAULT_DIMENSIO
   return Array.from(vector, (v) => (norm > 0 ? v / norm : 0));
 }
 
-export function cosine(a: number[], b: number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
-}
 
 function fnv1a(s: string): number {
   let h = 0x811c9dc5;

@@ -14,6 +14,7 @@
 // invalidateGame bumps a per-game generation; every entry records the generation it was written
 // under and is ignored once it differs. Unlike deleting keys this needs no index of a game's keys,
 // and a put racing an invalidation can only write an entry that is already stale.
+import { cosineSimilarity } from '../../workers/vector.ts';
 import crypto from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -67,18 +68,6 @@ export function scopeKey(scope: CacheScope): string {
   return sha256(canonical);
 }
 
-export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length || a.length === 0) return 0;
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
-}
 
 type ExactEntry = { at: number; gen: number; answer: CachedAnswer };
 type SemanticEntry = { at: number; gen: number; embedding: Float32Array; answer: CachedAnswer };

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { cosineSimilarity as cosine } from '../../workers/vector.ts';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,17 +21,6 @@ function paragraph(tokens: number, seed: string): string {
   return words.join(' ');
 }
 
-function cosine(a: number[], b: number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 const uniqueGame = () => `t${crypto.randomBytes(4).toString('hex')}`;
 

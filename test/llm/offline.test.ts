@@ -1,7 +1,8 @@
 // The offline LLM driver: deterministic, labelled offline, and doing real lexical work.
 import { expect } from 'chai';
 import sharp from 'sharp';
-import { cosine, createOfflineProvider, hashedNgramEmbedding } from '../../integrations/llm/offline.ts';
+import { createOfflineProvider, hashedNgramEmbedding } from '../../integrations/llm/offline.ts';
+import { cosineSimilarity as cosine } from '../../workers/vector.ts';
 import type { ChatMessage } from '../../integrations/llm/index.ts';
 import { createLogger } from '../../server/logger.ts';
 import { DEFAULT_BULKHEADS } from '../../services/llm/bulkhead.ts';
