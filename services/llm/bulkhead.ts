@@ -13,10 +13,12 @@ export const bulkheadsSchema = z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, '
 
 export type BulkheadLimits = { concurrency: number; queue: number };
 
-// rizz makes few, slow calls per paid job; coach and chat stream answers to many users at once.
+// rizz makes few, slow calls per paid job; coach and chat stream answers to many users at once:
+// a streamed answer holds its slot for seconds while costing this node almost nothing, and the
+// coach is expected to carry 200 concurrent streams per node (bench/coach.ts).
 export const DEFAULT_BULKHEADS: Record<string, BulkheadLimits> = {
-  coach: { concurrency: 20, queue: 40 },
-  chat: { concurrency: 20, queue: 40 },
+  coach: { concurrency: 200, queue: 200 },
+  chat: { concurrency: 200, queue: 200 },
   rizz: { concurrency: 5, queue: 10 },
 };
 export const DEFAULT_MODULE_BULKHEAD: BulkheadLimits = { concurrency: 5, queue: 10 };

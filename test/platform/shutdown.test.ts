@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { expect } from 'chai';
 import { connectSocket, nextEvent, connected, newUser, request, startNode } from '../helpers.ts';
+import { testState } from '../state.ts';
 
 describe('platform: graceful shutdown', () => {
   it('finishes in-flight requests, reports unready, closes sockets, then stops accepting', async () => {
@@ -41,4 +42,25 @@ describe('platform: graceful shutdown', () => {
     expect(Date.now() - started).to.be.lessThan(3000);
     conn.destroy();
   });
+
+  it('drains on SIGTERM when run as `npm start` runs it, and exits 0', async function () {
+    this.timeout(60_000);
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['server/main.ts'], {
+      env: { ...process.env, DATABASE_URL: testState.databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', MIGRATE_ON_START: 'false', COACH_KB_SEED_ON_START: 'false', REDIS_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    while (!/API node listening/.test(output)) {
+      if (child.exitCode !== null) throw new Error(`server exited early: ${output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).to.equal(0);
+    expect(output).to.match(/shutting down/).and.to.match(/shutdown complete/);
+  });
 });
+
