@@ -15,15 +15,29 @@ export type EmailCipher = {
   open: (sealed: string | null | undefined) => string | null;
 };
 
+const OPENED_CACHE_MAX = 10_000;
+
 export function createEmailCipher(key: Buffer): EmailCipher {
   const cipher = createPersonalDataCipher(key);
   const normalize = (email: string) => email.trim().toLowerCase();
   const hash = (email: string) => cipher.hash(normalize(email));
+  // Every authenticated /auth/me shows the address; a sealed value never changes (a new address is a
+  // new ciphertext), so its opening is remembered, for a bounded number of values.
+  const opened = new Map<string, string>();
+  const open = (sealed: string): string => {
+    let plain = opened.get(sealed);
+    if (plain === undefined) {
+      plain = cipher.decrypt(sealed);
+      if (opened.size >= OPENED_CACHE_MAX) opened.delete(opened.keys().next().value!);
+      opened.set(sealed, plain);
+    }
+    return plain;
+  };
   return {
     normalize,
     hash,
     seal: (email) => (email ? { emailHash: hash(email), emailEncrypted: cipher.encrypt(normalize(email)) } : { emailHash: null, emailEncrypted: null }),
-    open: (sealed) => (sealed ? cipher.decrypt(sealed) : null),
+    open: (sealed) => (sealed ? open(sealed) : null),
   };
 }
 
