@@ -155,7 +155,9 @@ function filterSql(filter: VectorFilter): { sql: string; params: unknown[] } {
 const HNSW_MAX_DIMENSIONS = 2000;
 
 function createPgvectorIndex(opts: VectorIndexOptions & { version: string }): VectorIndex {
+  // Searches share one table creation per size; `committed` holds the sizes whose table is known to exist.
   const tables = new Map<number, Promise<string>>();
+  const committed = new Set<number>();
   const efSearch = opts.efSearch ?? 100;
   // 0.8 added iterative index scans: a selective filter then still fills top-k instead of
   // returning fewer rows than asked for.
@@ -164,24 +166,36 @@ function createPgvectorIndex(opts: VectorIndexOptions & { version: string }): Ve
   // A table per vector size, since an indexed vector column has one fixed size. Created here and
   // not in a migration because it exists only where the extension does; chunks stored before
   // pgvector was installed are copied over on creation.
-  function tableFor(dimensions: number): Promise<string> {
+  //
+  // Created inside `tx`: the foreign key needs a SHARE ROW EXCLUSIVE lock on kb_chunks, which
+  // conflicts with the ROW EXCLUSIVE lock an ingest transaction holds once it has written chunks.
+  // Created from another connection while the ingest waits for it, it would wait for the ingest
+  // forever. Taking that lock first also serialises creators (across nodes too) and keeps
+  // uncommitted chunk writes out of the way of the copy below.
+  async function ensureTable(tx: Em, dimensions: number): Promise<string> {
     if (!Number.isInteger(dimensions) || dimensions <= 0) throw new Error(`invalid embedding size ${dimensions}`);
+    const name = `kb_chunk_vectors_${dimensions}`;
+    const exists = async () => (await tx.execute<{ t: string | null }[]>('select to_regclass(?) as t', [name]))[0]?.t != null;
+    if (await exists()) return name;
+    await tx.execute('lock table kb_chunks in share row exclusive mode');
+    if (await exists()) return name;
+    await tx.execute(`create table if not exists ${name} (
+      chunk_id uuid primary key references kb_chunks(id) on delete cascade deferrable initially deferred,
+      embedding vector(${dimensions}) not null)`);
+    if (dimensions <= HNSW_MAX_DIMENSIONS) {
+      await tx.execute(`create index if not exists ${name}_hnsw on ${name} using hnsw (embedding vector_cosine_ops)`);
+    }
+    await tx.execute(`insert into ${name} (chunk_id, embedding)
+      select id, embedding::vector from kb_chunks where dimensions = ${dimensions} on conflict (chunk_id) do nothing`);
+    return name;
+  }
+
+  // For searches, outside any transaction: one creation per size, in its own transaction.
+  function tableFor(dimensions: number): Promise<string> {
     let t = tables.get(dimensions);
     if (!t) {
-      const name = `kb_chunk_vectors_${dimensions}`;
-      t = (async () => {
-        const em = opts.em.fork();
-        await em.execute(`create table if not exists ${name} (
-          chunk_id uuid primary key references kb_chunks(id) on delete cascade deferrable initially deferred,
-          embedding vector(${dimensions}) not null)`);
-        if (dimensions <= HNSW_MAX_DIMENSIONS) {
-          await em.execute(`create index if not exists ${name}_hnsw on ${name} using hnsw (embedding vector_cosine_ops)`);
-        }
-        await em.execute(`insert into ${name} (chunk_id, embedding)
-          select id, embedding::vector from kb_chunks where dimensions = ${dimensions} on conflict (chunk_id) do nothing`);
-        return name;
-      })();
-      t.catch(() => tables.delete(dimensions));
+      t = opts.em.fork().transactional((tx) => ensureTable(tx as Em, dimensions));
+      t.then(() => committed.add(dimensions), () => tables.delete(dimensions));
       tables.set(dimensions, t);
     }
     return t;
@@ -193,7 +207,9 @@ function createPgvectorIndex(opts: VectorIndexOptions & { version: string }): Ve
       const byDims = new Map<number, typeof chunks>();
       for (const c of chunks) byDims.set(c.embedding.length, [...(byDims.get(c.embedding.length) ?? []), c]);
       for (const [dimensions, group] of byDims) {
-        const table = await tableFor(dimensions);
+        // Never waits for a search's creation in progress: that one waits for this transaction.
+        // Not remembered from here: the table is gone again if this transaction rolls back.
+        const table = committed.has(dimensions) ? `kb_chunk_vectors_${dimensions}` : await ensureTable(tx, dimensions);
         for (const c of group) {
           await tx.execute(`insert into ${table} (chunk_id, embedding) values (?, ?::vector)
             on conflict (chunk_id) do update set embedding = excluded.embedding`, [c.id, vectorLiteral(c.embedding)]);
