@@ -25,6 +25,7 @@ import { io, type Socket } from 'socket.io-client';
 import { loadConfig } from '../server/config.ts';
 import { startApiNode } from '../server/node.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../test/fakes/openai.ts';
+import { benchApiEnv, mapLimited, percentile, registerBenchUser, type BenchUser } from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -64,7 +65,6 @@ type Script = { chunks: number; intervalMs: number; together?: number };
 type Delta = { offset: number; at: number };
 type Track = { deltas: Delta[]; doneAt?: number; done?: { cached: boolean; cacheKind: string | null }; error?: { code: string }; settled?: () => void };
 type Asked = { answerId: string; marker: string; emittedAt: number };
-type BenchUser = { id: string; accessToken: string };
 
 const runId = `${Date.now().toString(36)}${process.pid}`;
 let questionSeq = 0;
@@ -93,7 +93,7 @@ try {
   console.log(`knowledge for "${GAME}": ${ingest.documents.map((d) => `${d.title} (${d.status}, ${d.chunks} chunks)`).join(', ')} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   t = performance.now();
-  const users = await mapLimited(USERS, REGISTER_CONCURRENCY, registerUser);
+  const users = await mapLimited(USERS, REGISTER_CONCURRENCY, (i) => registerBenchUser(node.url, `c${runId}_${i}`));
   // The free plan allows 30 calls a week; basic allows 200, more than any bench user makes.
   await node.ctx.db.orm.em.fork().execute(
     `insert into coach_profiles (user_id, plan_tier, plan_expires_at)
@@ -297,16 +297,6 @@ function connect(user: BenchUser): Promise<void> {
   });
 }
 
-async function registerUser(i: number): Promise<BenchUser> {
-  const res = await fetch(`${node.url}/auth/register`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ email: `coach-${runId}-${i}@example.com`, password: 'correct horse 42', username: `c${runId}_${i}` }),
-  });
-  if (res.status !== 201) throw new Error(`register answered ${res.status}: ${await res.text()}`);
-  const body = (await res.json()) as { user: { id: string }; accessToken: string };
-  return { id: body.user.id, accessToken: body.accessToken };
-}
 
 // Chunk i of every streamed answer is `t<i> `; the offset of its delta names the chunk.
 function chunkText(i: number): string {
@@ -444,18 +434,6 @@ function knowledge() {
   ];
 }
 
-async function mapLimited<T>(count: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count);
-  let next = 0;
-  const lane = async () => {
-    while (next < count) {
-      const i = next++;
-      results[i] = await fn(i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
-  return results;
-}
 
 function stats(values: number[]): { p50: number; p99: number; max: number } {
   const v = [...values].sort((a, b) => a - b);
@@ -466,31 +444,13 @@ function ms(v: number): string {
   return v.toFixed(2);
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
 
 function apiEnv(): Record<string, string> {
-  // Built from scratch, not from process.env, so a stray REDIS_URL or LOG_LEVEL cannot change what
-  // is measured; only DATABASE_URL is taken over, to bench against a real server when given.
-  const database: Record<string, string> = process.env.DATABASE_URL
-    ? { DATABASE_URL: process.env.DATABASE_URL }
-    : { EMBEDDED_PG_DIR: '.data/bench-postgres', EMBEDDED_PG_PORT: '54339' };
-  return {
-    ...database,
-    NODE_ENV: 'development',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
+  return benchApiEnv({
     OPENAI_API_KEY: fake.apiKey,
     OPENAI_BASE_URL: `${upstream.url}/v1`,
-    // The limiters still run on every request and event but never refuse one.
-    RATE_LIMIT_IP_PER_MINUTE: '100000000',
-    RATE_LIMIT_USER_PER_MINUTE: '100000000',
-    RATE_LIMIT_AUTH_PER_MINUTE: '100000000',
     SOCKET_EVENTS_PER_10S: '100000',
-    // The default coach bulkhead (20 running, 40 queued) would refuse most of 200 asks made at once.
+    // The bulkhead is a knob of this bench (--bulkhead); the default is sized for 200 streams.
     LLM_BULKHEADS_JSON: JSON.stringify({ coach: { concurrency: BULKHEAD, queue: BULKHEAD } }),
-  };
+  });
 }

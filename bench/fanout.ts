@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
 import { loadConfig } from '../server/config.ts';
 import { startApiNode } from '../server/node.ts';
+import { benchApiEnv, mapLimited, percentile, registerBenchUser, type BenchUser } from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,7 +36,6 @@ const CONNECT_BATCH = 50;
 const DELIVERY_TIMEOUT_MS = 30_000;
 
 type BenchMessage = { sentAt: number; seq: number };
-type BenchUser = { id: string; accessToken: string };
 
 // A bounded run: whatever hangs, the process ends within two minutes.
 setTimeout(() => {
@@ -50,7 +50,7 @@ const redisPrefix = `bench-${runId}`;
 console.log(`Node ${process.version}, ${availableParallelism()} CPUs; adapter: ${args.redis ? `sharded Redis (prefix ${redisPrefix})` : 'in-memory'}`);
 console.log(`${SOCKETS} sockets in ${ROOMS} rooms of ≤ ${ROOM_SIZE} (one user each), ${ROUNDS} rounds every ${INTERVAL_MS} ms`);
 
-const node = await startApiNode(loadConfig(apiEnv()));
+const node = await startApiNode(loadConfig(benchApiEnv(args.redis ? { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: redisPrefix } : {})));
 const sockets: Socket[] = [];
 const latencies: number[] = [];
 let lastReceivedAt = 0;
@@ -59,7 +59,7 @@ const delivered = new Promise<void>((resolve) => (allDelivered = resolve));
 
 try {
   let t = performance.now();
-  const users = await mapLimited(ROOMS, REGISTER_CONCURRENCY, registerUser);
+  const users = await mapLimited(ROOMS, REGISTER_CONCURRENCY, (i) => registerBenchUser(node.url, `f${runId}_${i}`));
   console.log(`registered ${ROOMS} users in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   t = performance.now();
@@ -124,52 +124,6 @@ function connect(user: BenchUser): Promise<void> {
   });
 }
 
-async function registerUser(i: number): Promise<BenchUser> {
-  const res = await fetch(`${node.url}/auth/register`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ email: `fanout-${runId}-${i}@example.com`, password: 'correct horse 42', username: `f${runId}_${i}` }),
-  });
-  if (res.status !== 201) throw new Error(`register answered ${res.status}: ${await res.text()}`);
-  const body = (await res.json()) as { user: { id: string }; accessToken: string };
-  return { id: body.user.id, accessToken: body.accessToken };
-}
 
-async function mapLimited<T>(count: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count);
-  let next = 0;
-  const lane = async () => {
-    while (next < count) {
-      const i = next++;
-      results[i] = await fn(i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
-  return results;
-}
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
 
-function apiEnv(): Record<string, string> {
-  // Built from scratch, not from process.env, so a stray REDIS_URL or LOG_LEVEL cannot change what
-  // is measured; only DATABASE_URL is taken over, to bench against a real server when given.
-  const database: Record<string, string> = process.env.DATABASE_URL
-    ? { DATABASE_URL: process.env.DATABASE_URL }
-    : { EMBEDDED_PG_DIR: '.data/bench-postgres', EMBEDDED_PG_PORT: '54339' };
-  const redis: Record<string, string> = args.redis ? { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: redisPrefix } : {};
-  return {
-    ...database,
-    ...redis,
-    NODE_ENV: 'development',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    // Registering one user per room would trip the sign-up limit (20/min); these never refuse.
-    RATE_LIMIT_IP_PER_MINUTE: '100000000',
-    RATE_LIMIT_USER_PER_MINUTE: '100000000',
-    RATE_LIMIT_AUTH_PER_MINUTE: '100000000',
-  };
-}

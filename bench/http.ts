@@ -19,6 +19,7 @@ import jwt from 'jsonwebtoken';
 import Koa from 'koa';
 import { loadConfig } from '../server/config.ts';
 import { startApiNode } from '../server/node.ts';
+import { benchApiEnv, registerBenchUser } from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -70,7 +71,7 @@ await close(koaServer);
 const node = await startApiNode(loadConfig(apiEnv()));
 let apiHeaders: Record<string, string> = {};
 try {
-  const accessToken = await registerUser(node.url);
+  const { accessToken } = await registerBenchUser(node.url, `bench_${Date.now().toString(36)}${process.pid}`);
   // The headers every API response carries (security headers, request id, Vary), to price them alone below.
   const probe = await fetch(`${node.url}/health`);
   await probe.text();
@@ -102,34 +103,9 @@ print(`Goal: authenticated GET /auth/me ≥ ${GOAL_RATIO}× bare node:http → $
 print(`     against node:http sending the same headers: ${meVsHeaders.toFixed(2)}×`);
 
 function apiEnv(): Record<string, string> {
-  // Built from scratch, not from process.env, so a stray REDIS_URL or LOG_LEVEL cannot change what
-  // is measured; only DATABASE_URL is taken over, to bench against a real server when given.
-  const database: Record<string, string> = process.env.DATABASE_URL
-    ? { DATABASE_URL: process.env.DATABASE_URL }
-    : { EMBEDDED_PG_DIR: '.data/bench-postgres', EMBEDDED_PG_PORT: '54339' };
-  return {
-    ...database,
-    NODE_ENV: 'development',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: args.log!,
-    // The limiter still runs on every request (its cost is part of the stack) but never refuses.
-    RATE_LIMIT_IP_PER_MINUTE: '100000000',
-    RATE_LIMIT_USER_PER_MINUTE: '100000000',
-    RATE_LIMIT_AUTH_PER_MINUTE: '100000000',
-  };
+  return benchApiEnv({ LOG_LEVEL: args.log! });
 }
 
-async function registerUser(baseUrl: string): Promise<string> {
-  const id = `${Date.now().toString(36)}${process.pid}`;
-  const res = await fetch(`${baseUrl}/auth/register`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ email: `bench-${id}@example.com`, password: 'correct horse 42', username: `bench_${id}` }),
-  });
-  if (res.status !== 201) throw new Error(`register answered ${res.status}: ${await res.text()}`);
-  return ((await res.json()) as { accessToken: string }).accessToken;
-}
 
 async function measure(target: string, url: string, headers: Record<string, string> = {}): Promise<Row> {
   // A first request fails fast on a wrong URL or token instead of after a whole run of 4xx.

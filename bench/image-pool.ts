@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
+import { percentile } from './support.ts';
 import { processImage } from '../workers/image.ts';
 import type { ImageInput, ImageResult } from '../workers/image.ts';
 import { createWorkerPool } from '../workers/pool.ts';
@@ -128,6 +129,7 @@ async function measure(mode: string, inputs: ImageInput[], run: (input: ImageInp
   lag.disable();
   const elu = performance.eventLoopUtilization(eluStart);
   const waits = await probe.stop();
+  const sortedWaits = [...waits].sort((a, b) => a - b);
   return {
     mode,
     imagesPerSecond: inputs.length / seconds,
@@ -135,8 +137,8 @@ async function measure(mode: string, inputs: ImageInput[], run: (input: ImageInp
     lagP99Ms: lag.percentile(99) / 1e6,
     lagMaxMs: lag.max / 1e6,
     mainThreadBusy: elu.utilization,
-    threadpoolWaitP50Ms: percentile(waits, 50),
-    threadpoolWaitP99Ms: percentile(waits, 99),
+    threadpoolWaitP50Ms: percentile(sortedWaits, 50),
+    threadpoolWaitP99Ms: percentile(sortedWaits, 99),
   };
 }
 
@@ -163,11 +165,6 @@ function probeThreadpool(): { stop(): Promise<number[]> } {
   };
 }
 
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
 async function eachLimited<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
