@@ -4,6 +4,7 @@ import { createLogger } from '../../server/logger.ts';
 import { createMetrics } from '../../server/metrics.ts';
 import { createCronRunner, type CronJob, type CronRunner } from '../../server/cronRunner.ts';
 import { purgeRefreshTokens } from '../../cron/purgeRefreshTokens.ts';
+import { purgeMessageLogs } from '../../cron/purgeMessageLogs.ts';
 import { newUser, request, startNode, stopAllNodes } from '../helpers.ts';
 import { testState } from '../state.ts';
 
@@ -99,4 +100,26 @@ describe('platform: cron runner', () => {
       await stopAllNodes();
     }
   });
+
+  it('purges SMS logs after 90 days and the offline outbox after 7, keeping newer rows', async () => {
+    const node = await startNode();
+    try {
+      const u = await newUser(node);
+      // The offline SMS driver writes one sms_logs row and one outbox row per send.
+      await node.services.sms.send({ phone: '010-1234-5678', text: 'old message', purpose: 'test.old', userId: u.id });
+      await node.services.sms.send({ phone: '010-1234-5678', text: 'new message', purpose: 'test.new', userId: u.id });
+      const em = node.ctx.db.orm.em.fork();
+      await em.execute(`update sms_logs set created_at = now() - interval '91 days' where purpose = 'test.old'`);
+      await em.execute(`update offline_outbox set created_at = now() - interval '8 days' where payload::text like '%old message%'`);
+      const { runner } = await newRunner('cron-e');
+      expect(await runner.runOnce(purgeMessageLogs, new Date())).to.equal('succeeded');
+      const purposes = (await em.execute<{ purpose: string }[]>(`select purpose from sms_logs where purpose like 'test.%'`)).map((r) => r.purpose);
+      expect(purposes).to.deep.equal(['test.new']);
+      const outbox = await em.execute<{ payload: string }[]>(`select payload::text as payload from offline_outbox where payload::text like '%message%'`);
+      expect(outbox.map((r) => r.payload).join()).to.include('new message').and.not.include('old message');
+    } finally {
+      await stopAllNodes();
+    }
+  });
 });
+
