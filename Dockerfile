@@ -16,6 +16,9 @@ COPY server ./server
 COPY services ./services
 COPY workers ./workers
 COPY cron ./cron
+# Coach prompt templates and the knowledge seeded at first start.
+COPY templates ./templates
+COPY data ./data
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:3000/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
