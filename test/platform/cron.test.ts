@@ -106,17 +106,17 @@ describe('platform: cron runner', () => {
     try {
       const u = await newUser(node);
       // The offline SMS driver writes one sms_logs row and one outbox row per send.
-      await node.services.sms.send({ phone: '010-1234-5678', text: 'old message', purpose: 'test.old', userId: u.id });
-      await node.services.sms.send({ phone: '010-1234-5678', text: 'new message', purpose: 'test.new', userId: u.id });
+      await node.services.sms.send({ phone: '010-1234-5678', text: 'cron purge old message', purpose: 'cron-purge.old', userId: u.id });
+      await node.services.sms.send({ phone: '010-1234-5678', text: 'cron purge new message', purpose: 'cron-purge.new', userId: u.id });
       const em = node.ctx.db.orm.em.fork();
-      await em.execute(`update sms_logs set created_at = now() - interval '91 days' where purpose = 'test.old'`);
-      await em.execute(`update offline_outbox set created_at = now() - interval '8 days' where payload::text like '%old message%'`);
+      await em.execute(`update sms_logs set created_at = now() - interval '91 days' where purpose = 'cron-purge.old'`);
+      await em.execute(`update offline_outbox set created_at = now() - interval '8 days' where payload::text like '%cron purge old message%'`);
       const { runner } = await newRunner('cron-e');
       expect(await runner.runOnce(purgeMessageLogs, new Date())).to.equal('succeeded');
-      const purposes = (await em.execute<{ purpose: string }[]>(`select purpose from sms_logs where purpose like 'test.%'`)).map((r) => r.purpose);
-      expect(purposes).to.deep.equal(['test.new']);
-      const outbox = await em.execute<{ payload: string }[]>(`select payload::text as payload from offline_outbox where payload::text like '%message%'`);
-      expect(outbox.map((r) => r.payload).join()).to.include('new message').and.not.include('old message');
+      const purposes = (await em.execute<{ purpose: string }[]>(`select purpose from sms_logs where purpose like 'cron-purge.%'`)).map((r) => r.purpose);
+      expect(purposes).to.deep.equal(['cron-purge.new']);
+      const outbox = await em.execute<{ payload: string }[]>(`select payload::text as payload from offline_outbox where payload::text like '%cron purge%'`);
+      expect(outbox.map((r) => r.payload).join()).to.include('cron purge new message').and.not.include('cron purge old message');
     } finally {
       await stopAllNodes();
     }
