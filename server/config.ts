@@ -217,9 +217,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid environment:\n${lines.join('\n')}`);
   }
   const config = buildConfig(parsed.data);
-  refuseIncompleteStorage(config);
-  refuseIncompletePayments(config);
-  refuseIncompleteNotifications(config);
+  // Every incomplete area is reported at once, so an operator fixes them in one pass.
+  const incomplete = [...incompleteStorage(config), ...incompletePayments(config), ...incompleteNotifications(config)];
+  if (incomplete.length > 0) throw new ConfigError(`Invalid environment:\n  ${incomplete.join('\n  ')}`);
   refuseUnsafeProduction(config);
   return config;
 }
@@ -282,16 +282,16 @@ function refuseUnsafeProduction(config: Config): void {
 
 // Settings that are only wrong together, checked in every environment so a half-configured S3 fails
 // at start rather than at the first upload.
-function refuseIncompleteStorage(config: Config): void {
+function incompleteStorage(config: Config): string[] {
   const problems: string[] = [];
   if (config.STORAGE_DRIVER === 's3' && !config.S3_BUCKET) problems.push('S3_BUCKET: required when STORAGE_DRIVER=s3');
   if (Boolean(config.S3_ACCESS_KEY_ID) !== Boolean(config.S3_SECRET_ACCESS_KEY)) {
     problems.push('S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY: set both, or neither to use the default AWS credential chain');
   }
-  if (problems.length > 0) throw new ConfigError(`Invalid environment:\n  ${problems.join('\n  ')}`);
+  return problems;
 }
 
-function refuseIncompletePayments(config: Config): void {
+function incompletePayments(config: Config): string[] {
   const problems: string[] = [];
   if (Boolean(config.TOSS_SECRET_KEY) !== Boolean(config.TOSS_CLIENT_KEY)) problems.push('TOSS_SECRET_KEY / TOSS_CLIENT_KEY: set both to use Toss Payments');
   const portone = [config.PORTONE_API_SECRET, config.PORTONE_STORE_ID, config.PORTONE_CHANNEL_KEY];
@@ -300,17 +300,17 @@ function refuseIncompletePayments(config: Config): void {
   if (config.PAYMENTS_DEFAULT_PROVIDER && !available[config.PAYMENTS_DEFAULT_PROVIDER]) {
     problems.push(`PAYMENTS_DEFAULT_PROVIDER: ${config.PAYMENTS_DEFAULT_PROVIDER} is not configured`);
   }
-  if (problems.length > 0) throw new ConfigError(`Invalid environment:\n  ${problems.join('\n  ')}`);
+  return problems;
 }
 
-function refuseIncompleteNotifications(config: Config): void {
+function incompleteNotifications(config: Config): string[] {
   const problems: string[] = [];
   const coolsms = [config.COOLSMS_API_KEY, config.COOLSMS_API_SECRET, config.COOLSMS_SENDER];
   if (coolsms.some(Boolean) && !coolsms.every(Boolean)) problems.push('COOLSMS_API_KEY / COOLSMS_API_SECRET / COOLSMS_SENDER: set all three to send SMS');
   if (config.fcmServiceAccount && !config.FCM_PROJECT_ID && !config.fcmServiceAccount.project_id) {
     problems.push('FCM_PROJECT_ID: required when the service account names no project_id');
   }
-  if (problems.length > 0) throw new ConfigError(`Invalid environment:\n  ${problems.join('\n  ')}`);
+  return problems;
 }
 
 // Parsed at start so that a broken key stops the process with the variable's name, never the key.

@@ -20,6 +20,11 @@ describe('platform: configuration', () => {
     expect(message).to.not.match(/CORS_ORIGINS/);
   });
 
+  it('reports every half-configured provider at once', () => {
+    const message = refusal({ STORAGE_DRIVER: 's3', TOSS_SECRET_KEY: 'test_sk', COOLSMS_API_KEY: 'key' });
+    expect(message).to.match(/S3_BUCKET/).and.to.match(/TOSS_CLIENT_KEY/).and.to.match(/COOLSMS_API_SECRET/);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' }).DATABASE_URL).to.equal(undefined);
   });
