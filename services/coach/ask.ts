@@ -74,7 +74,7 @@ export function createAskService(deps: AskDeps) {
     const kbVersion = await deps.knowledge.version(input.game);
     if (kbVersion === 0) throw badRequest('unknown_game', `There is no knowledge for "${input.game}"; see GET /api/coach/games`, 'game');
     const startedAt = Date.now();
-    const templateVersion = deps.prompts.render({ game: input.game, passages: [], plan, question: input.question }).templateVersion;
+    const templateVersion = deps.prompts.templateVersion(input.game);
     const scope: CacheScope = { game: input.game, category: input.category, tags: input.tags, model: plan.model, templateVersion, kbVersion };
 
     const exact = await deps.cache.getExact(userId, input.question, scope);
