@@ -78,11 +78,11 @@ export function createAskService(deps: AskDeps) {
     const scope: CacheScope = { game: input.game, category: input.category, tags: input.tags, model: plan.model, templateVersion, kbVersion };
 
     const exact = await deps.cache.getExact(userId, input.question, scope);
-    if (exact) return serveCached(userId, input, plan, exact, 'exact', startedAt);
+    if (exact) return serveCached(userId, input, plan, exact, 'exact', status.remaining, startedAt);
 
     const retrieval = await deps.knowledge.retrieve({ game: input.game, category: input.category ?? undefined, tags: input.tags, query: input.question, topK: 5 });
     const semantic = await deps.cache.getSemantic(retrieval.queryEmbedding, scope);
-    if (semantic) return serveCached(userId, input, plan, semantic, 'semantic', startedAt);
+    if (semantic) return serveCached(userId, input, plan, semantic, 'semantic', status.remaining, startedAt);
 
     // From here the call is counted; an answer that produces nothing gives it back.
     const counted = await deps.quota.consume(userId, plan);
@@ -103,8 +103,8 @@ export function createAskService(deps: AskDeps) {
 
   // A cached answer costs nothing and is not counted against the plan; it still arrives as a
   // stream (one delta) so clients handle both paths the same way.
-  async function serveCached(userId: string, input: NormalisedAsk, plan: Plan, cached: CachedAnswer, kind: 'exact' | 'semantic', startedAt: number): Promise<StartedAnswer> {
-    const remaining = (await deps.quota.status(userId, plan)).remaining;
+  // `remaining` is the status read at the start of this ask: a cached answer does not change it.
+  async function serveCached(userId: string, input: NormalisedAsk, plan: Plan, cached: CachedAnswer, kind: 'exact' | 'semantic', remaining: number, startedAt: number): Promise<StartedAnswer> {
     const row = await createAnswerRow(userId, input, plan, {
       status: 'done', answer: cached.text, sources: cached.sources, model: cached.model, isCached: true, cacheKind: kind, costUsd: 0, latencyMs: Date.now() - startedAt, finishedAt: new Date(),
     });
