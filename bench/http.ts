@@ -1,13 +1,15 @@
-// How much of bare Node's HTTP throughput does the real stack keep? One run measures, one after
-// another, a bare node:http server, a bare Koa 3 app, and the real API node's GET /health and
-// authenticated GET /auth/me (token and account checks, from their caches after the first request). It also times
-// jsonwebtoken's verify with a string secret against a prepared KeyObject, the choice made in
-// services/identity/tokens.ts.
+// How much of bare Node's HTTP throughput does the real stack keep? One run measures a bare
+// node:http server, a bare Koa 3 app, Koa sending the API's response headers, node:http sending
+// them, and the real API node's GET /health and authenticated GET /auth/me (token and account
+// checks, from their caches after the first request). It also times jsonwebtoken's verify with a
+// string secret against a prepared KeyObject, the choice made in services/identity/tokens.ts.
 //
 // autocannon runs in a worker thread so it does not share the servers' event loop; it still shares
 // the machine's cores, so absolute numbers are low on a small box and the ratios are what to read.
+// Throughput on a shared VM drifts by tens of percent within a minute, so the targets are measured
+// in interleaved rounds and each ratio is taken against bare node:http of the same round.
 //
-//   node bench/http.ts [--duration 10] [--connections 50] [--log warn|info]
+//   node bench/http.ts [--rounds 3] [--duration 5] [--connections 50] [--log warn|info]
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,15 +21,17 @@ import jwt from 'jsonwebtoken';
 import Koa from 'koa';
 import { loadConfig } from '../server/config.ts';
 import { startApiNode } from '../server/node.ts';
-import { benchApiEnv, registerBenchUser } from './support.ts';
+import { benchApiEnv, percentile, registerBenchUser } from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '50' },
     log: { type: 'string', default: 'warn' },
   },
 });
+const ROUNDS = Number(args.rounds);
 const DURATION = Number(args.duration);
 const CONNECTIONS = Number(args.connections);
 const WARMUP_SECONDS = 2;
@@ -39,96 +43,124 @@ if (args.log !== 'warn' && args.log !== 'info') throw new Error('--log must be w
 const out = args.log === 'info' ? process.stderr : process.stdout;
 const print = (line = '') => out.write(`${line}\n`);
 
-type Row = { target: string; rps: number; p50: number; p99: number; non2xx: number; errors: number };
+type Target = { name: string; url: string; headers?: Record<string, string> };
+type Run = { rps: number; p50: number; p99: number; non2xx: number; errors: number };
 
-const loadAtStart = loadavg()[0];
-print(`Node ${process.version}, ${availableParallelism()} CPUs; ${CONNECTIONS} connections, ${DURATION} s per target after a ${WARMUP_SECONDS} s warm-up.`);
+print(`Node ${process.version}, ${availableParallelism()} CPUs; ${CONNECTIONS} connections; ${ROUNDS} interleaved rounds of ${DURATION} s per target, after a ${WARMUP_SECONDS} s warm-up each.`);
 print(`autocannon runs in a worker thread of this process: load generator and servers compete for the same ${availableParallelism()} cores.`);
-print(`Load average (1 min) before the run: ${loadAtStart.toFixed(2)} (well above 0 means other work is sharing the cores and the numbers will wander).`);
+print(`Load average (1 min) before the run: ${loadavg()[0].toFixed(2)} (well above 0 means other work is sharing the cores and the numbers will wander).`);
 print(args.log === 'info' ? 'API node LOG_LEVEL=info: access logs ON (one line per request, to stdout).' : 'API node LOG_LEVEL=warn: access logs OFF (use --log info to include them).');
 print();
 
 printJwtCost();
 
-const rows: Row[] = [];
 const json = JSON.stringify({ status: 'ok' });
-
-const bare = http.createServer((_req, res) => {
-  res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
-  res.end(json);
-});
-const bareUrl = `${await listen(bare)}/`;
-rows.push(await measure('bare node:http', bareUrl));
-
-const koa = new Koa();
-koa.use((ctx) => {
-  ctx.body = { status: 'ok' };
-});
-const koaServer = http.createServer(koa.callback());
-rows.push(await measure('bare Koa 3', `${await listen(koaServer)}/`));
-await close(koaServer);
-
+const servers: http.Server[] = [];
 const node = await startApiNode(loadConfig(apiEnv()));
-let apiHeaders: Record<string, string> = {};
 try {
   const { accessToken } = await registerBenchUser(node.url, `bench_${Date.now().toString(36)}${process.pid}`);
   // The headers every API response carries (security headers, request id, Vary), to price them alone below.
   const probe = await fetch(`${node.url}/health`);
   await probe.text();
-  apiHeaders = Object.fromEntries([...probe.headers].filter(([k]) => !['date', 'connection', 'keep-alive', 'content-length', 'content-type'].includes(k)));
-  rows.push(await measure('API GET /health', `${node.url}/health`));
-  rows.push(await measure('API GET /auth/me (auth)', `${node.url}/auth/me`, { Authorization: `Bearer ${accessToken}` }));
+  const apiHeaders = Object.fromEntries([...probe.headers].filter(([k]) => !['date', 'connection', 'keep-alive', 'content-length', 'content-type'].includes(k)));
+  const { 'x-request-id': _id, ...constantHeaders } = apiHeaders;
+
+  const bare = await serve((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
+    res.end(json);
+  });
+  const koa = new Koa();
+  koa.use((ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  // What any Koa stack sending the API's headers pays before doing any work of its own: a fresh
+  // request id and the constant security headers, set the way the API sets them.
+  const koaWithHeaders = new Koa();
+  koaWithHeaders.use((ctx) => {
+    ctx.set('X-Request-Id', crypto.randomUUID());
+    ctx.set(constantHeaders);
+    ctx.body = { status: 'ok' };
+  });
+  // What those headers cost node:http by themselves.
+  const withHeaders = await serve((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json), ...apiHeaders, 'x-request-id': crypto.randomUUID() });
+    res.end(json);
+  });
+
+  const targets: Target[] = [
+    { name: 'bare node:http', url: `${bare}/` },
+    { name: 'bare Koa 3', url: `${await serve(koa.callback())}/` },
+    { name: `node:http + API headers (${Object.keys(apiHeaders).length})`, url: `${withHeaders}/` },
+    { name: 'Koa 3 + API headers', url: `${await serve(koaWithHeaders.callback())}/` },
+    { name: 'API GET /health', url: `${node.url}/health` },
+    { name: 'API GET /auth/me (auth)', url: `${node.url}/auth/me`, headers: { Authorization: `Bearer ${accessToken}` } },
+  ];
+  const [baseline, , withHeadersTarget, , , me] = targets;
+  const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
+  const ratios = new Map<Target, number[]>(targets.map((t) => [t, []]));
+  for (const target of targets) await probeTarget(target);
+  for (let round = 0; round < ROUNDS; round++) {
+    // Rotating the order keeps one target from always running first, or last, in a round.
+    const order = targets.map((_, i) => targets[(i + round) % targets.length]);
+    const roundRuns = new Map<Target, Run>();
+    for (const target of order) {
+      const run = await measure(target);
+      roundRuns.set(target, run);
+      runs.get(target)!.push(run);
+    }
+    for (const target of targets) ratios.get(target)!.push(roundRuns.get(target)!.rps / roundRuns.get(baseline)!.rps);
+    print(`round ${round + 1}/${ROUNDS}: ${targets.map((t) => `${t.name} ${Math.round(roundRuns.get(t)!.rps)}`).join(' · ')}`);
+  }
+  print();
+  printTable(targets, runs, ratios);
+  const meRatio = median(ratios.get(me)!);
+  const meVsHeaders = median(runs.get(me)!.map((r, i) => r.rps / runs.get(withHeadersTarget)![i].rps));
+  const clean = [...runs.values()].flat().every((r) => r.non2xx === 0 && r.errors === 0);
+  print();
+  print(`Goal: authenticated GET /auth/me ≥ ${GOAL_RATIO}× bare node:http → ${meRatio.toFixed(2)}× (median of ${ROUNDS} rounds) — ${meRatio >= GOAL_RATIO ? 'MET' : 'NOT MET'}${clean ? '' : ' (some responses were not 2xx or failed: see the table)'}`);
+  print(`     against node:http sending the same headers: ${meVsHeaders.toFixed(2)}×`);
 } finally {
   await node.shutdown('bench done');
+  await Promise.all(servers.map(close));
 }
-// What those headers cost by themselves: node:http answering the same body with the same headers.
-const withHeaders = http.createServer((_req, res) => {
-  res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json), ...apiHeaders });
-  res.end(json);
-});
-rows.push(await measure(`node:http + API headers (${Object.keys(apiHeaders).length})`, `${await listen(withHeaders)}/`));
-await close(withHeaders);
-// The baseline again at the end: if the two differ much, something else ran on the machine and
-// the ratios (taken against their mean) carry that uncertainty.
-rows.push(await measure('bare node:http (again)', bareUrl));
-await close(bare);
-
-const baseline = (rows[0].rps + rows[rows.length - 1].rps) / 2;
-printTable(rows, baseline);
-const me = rows[3].rps / baseline;
-const meVsHeaders = rows[3].rps / rows[4].rps;
-const clean = rows.every((r) => r.non2xx === 0 && r.errors === 0);
-print();
-print(`Goal: authenticated GET /auth/me ≥ ${GOAL_RATIO}× bare node:http → ${me.toFixed(2)}× — ${me >= GOAL_RATIO ? 'MET' : 'NOT MET'}${clean ? '' : ' (some responses were not 2xx or failed: see the table)'}`);
-print(`     against node:http sending the same headers: ${meVsHeaders.toFixed(2)}×`);
 
 function apiEnv(): Record<string, string> {
   return benchApiEnv({ LOG_LEVEL: args.log! });
 }
 
 
-async function measure(target: string, url: string, headers: Record<string, string> = {}): Promise<Row> {
-  // A first request fails fast on a wrong URL or token instead of after a whole run of 4xx.
-  const probe = await fetch(url, { headers });
-  if (!probe.ok) throw new Error(`${target}: ${url} answered ${probe.status}: ${await probe.text()}`);
-  await probe.arrayBuffer();
+// A first request fails fast on a wrong URL or token instead of after a whole run of 4xx.
+async function probeTarget(target: Target): Promise<void> {
+  const res = await fetch(target.url, { headers: target.headers });
+  if (!res.ok) throw new Error(`${target.name}: ${target.url} answered ${res.status}: ${await res.text()}`);
+  await res.arrayBuffer();
+}
+
+async function measure(target: Target): Promise<Run> {
   // Warm-up lets V8 optimise the hot paths and fills connection pools before anything counts.
-  await cannon(url, headers, WARMUP_SECONDS);
-  const r = await cannon(url, headers, DURATION);
-  return { target, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts };
+  await cannon(target, WARMUP_SECONDS);
+  const r = await cannon(target, DURATION);
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts };
 }
 
-function cannon(url: string, headers: Record<string, string>, duration: number): Promise<autocannon.Result> {
-  return autocannon({ url, headers, connections: CONNECTIONS, duration, workers: 1 });
+function cannon(target: Target, duration: number): Promise<autocannon.Result> {
+  return autocannon({ url: target.url, headers: target.headers ?? {}, connections: CONNECTIONS, duration, workers: 1 });
 }
 
-function listen(server: http.Server): Promise<string> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+async function serve(handler: http.RequestListener): Promise<string> {
+  const server = http.createServer(handler);
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 function close(server: http.Server): Promise<void> {
   server.closeAllConnections();
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+function median(values: number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
 }
 
 function printJwtCost(): void {
@@ -155,13 +187,26 @@ function printJwtCost(): void {
   print();
 }
 
-function printTable(table: Row[], base: number): void {
-  const header = ['target', 'req/s (mean)', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', '× node:http'];
-  const body = table.map((r) => [r.target, r.rps.toFixed(0), String(r.p50), String(r.p99), String(r.non2xx), String(r.errors), (r.rps / base).toFixed(2)]);
+function printTable(targets: Target[], runs: Map<Target, Run[]>, ratios: Map<Target, number[]>): void {
+  const header = ['target', 'req/s (median)', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', '× node:http (median)', 'range'];
+  const body = targets.map((t) => {
+    const r = runs.get(t)!;
+    const q = ratios.get(t)!;
+    return [
+      t.name,
+      median(r.map((x) => x.rps)).toFixed(0),
+      String(median(r.map((x) => x.p50))),
+      String(median(r.map((x) => x.p99))),
+      String(r.reduce((n, x) => n + x.non2xx, 0)),
+      String(r.reduce((n, x) => n + x.errors, 0)),
+      median(q).toFixed(2),
+      `${Math.min(...q).toFixed(2)}–${Math.max(...q).toFixed(2)}`,
+    ];
+  });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   print(line(header));
   print(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of body) print(line(row));
-  print('(× node:http is against the mean of both bare node:http runs; autocannon records latency in whole milliseconds.)');
+  print('(Each ratio is against bare node:http of the same round; range is the lowest and highest round. autocannon records latency in whole milliseconds.)');
 }

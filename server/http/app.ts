@@ -8,7 +8,7 @@ import { problemMiddleware } from './problem.ts';
 import { securityHeaders } from './security.ts';
 import { requestContextMiddleware } from './requestContext.ts';
 import { createApi } from './route.ts';
-import { buildOpenApiDocument, docsRouter } from './docs.ts';
+import { buildOpenApiDocument, docsRoutes } from './docs.ts';
 import { authRoutes } from '../../routes/auth.ts';
 import { devOAuthRoutes } from '../../routes/devOAuth.ts';
 import { healthRoutes, type ReadinessCheck } from '../../routes/health.ts';
@@ -60,7 +60,7 @@ export function createHttpApp(ctx: AppContext, services: Services, opts: { isShu
   if (ctx.devIssuer) devOAuthRoutes(api, { devIssuer: ctx.devIssuer, providers: ctx.oauthVerifiers.map((v) => v.provider) });
   if (ctx.localStorageDriver) storageRoutes(api, { storage: ctx.localStorageDriver, maxUploadBytes: ctx.config.STORAGE_MAX_UPLOAD_BYTES });
 
-  const docs = docsRouter(() => buildOpenApiDocument({ paths: api.paths, socketEvents: socketEventDocs(ctx.config.NODE_ID), version: opts.version }));
+  docsRoutes(api, () => buildOpenApiDocument({ paths: api.paths, socketEvents: socketEventDocs(ctx.config.NODE_ID), version: opts.version }));
   const allowedOrigins = new Set(ctx.config.CORS_ORIGINS);
 
   app.use(requestContextMiddleware({ logger: ctx.logger, metrics: ctx.metrics }));
@@ -83,8 +83,6 @@ export function createHttpApp(ctx: AppContext, services: Services, opts: { isShu
     credentials: true,
     exposeHeaders: ['X-Request-Id', 'Retry-After'],
   }));
-  app.use(docs.routes());
-  app.use(api.router.routes());
-  app.use(api.router.allowedMethods({ throw: false }));
+  app.use(api.routes());
   return app;
 }

@@ -3,10 +3,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import Router from '@koa/router';
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiPathsObject } from 'zod-openapi';
 import type { SocketEventDoc } from '../../realtime/events.ts';
+import type { Api } from './route.ts';
 
 const require = createRequire(import.meta.url);
 const SWAGGER_DIR = path.dirname(require.resolve('swagger-ui-dist/package.json'));
@@ -55,29 +55,27 @@ export function buildOpenApiDocument(opts: { paths: ZodOpenApiPathsObject; socke
   };
 }
 
-export function docsRouter(getDocument: () => unknown): Router {
-  const router = new Router();
+export function docsRoutes(api: Pick<Api, 'raw'>, getDocument: () => unknown): void {
   let cached: string | undefined;
-  router.get('/openapi.json', (ctx) => {
+  api.raw('get', '/openapi.json', (ctx) => {
     cached ??= JSON.stringify(getDocument());
     ctx.type = 'application/json';
     ctx.body = cached;
   });
-  router.get('/docs', (ctx) => {
+  api.raw('get', '/docs', (ctx) => {
     ctx.set('Content-Security-Policy', DOCS_CSP);
     ctx.type = 'text/html';
     ctx.body = INDEX_HTML;
   });
-  router.get('/docs/init.js', (ctx) => {
+  api.raw('get', '/docs/init.js', (ctx) => {
     ctx.type = 'application/javascript';
     ctx.body = INIT_JS;
   });
-  router.get('/docs/:file', async (ctx) => {
+  api.raw('get', '/docs/:file', async (ctx) => {
     const type = SWAGGER_FILES[ctx.params.file];
     if (!type) return;
     ctx.set('Cache-Control', 'public, max-age=86400');
     ctx.type = type;
     ctx.body = await fs.readFile(path.join(SWAGGER_DIR, ctx.params.file));
   });
-  return router;
 }

@@ -56,7 +56,11 @@ export function problemMiddleware(logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) sendProblem(ctx, 404, 'not_found', `No route for ${ctx.method} ${ctx.path}`);
+      if (ctx.body === undefined) {
+        if (ctx.status === 404) sendProblem(ctx, 404, 'not_found', `No route for ${ctx.method} ${ctx.path}`);
+        // The router has set Allow; the body says the same in problem+json.
+        else if (ctx.status === 405) sendProblem(ctx, 405, 'method_not_allowed', `${ctx.path} does not accept ${ctx.method}; see the Allow header`);
+      }
     } catch (raw) {
       const err = raw instanceof AppError ? raw : fromHttpError(raw as Record<string, never>);
       if (!err) {

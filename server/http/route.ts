@@ -1,6 +1,6 @@
 // The one way a route is declared: its zod schemas validate the request at the edge and the same
 // schemas document it in /openapi.json. Handlers receive parsed input and return the response.
-import Router from '@koa/router';
+import Router, { type RouterMiddleware } from '@koa/router';
 import { RequestContext } from '@mikro-orm/core';
 import { koaBody } from 'koa-body';
 import type { Context, Middleware } from 'koa';
@@ -69,7 +69,17 @@ const STANDARD_ERRORS: Record<number, string> = {
 };
 
 export function createApi(deps: ApiDeps) {
-  const router = new Router();
+  // One @koa/router per first path segment (/auth, /api, /payments, ...): a router tests every
+  // route's pattern in turn on every request, so each request scans only its own segment's routes
+  // instead of all of them.
+  const routers = new Map<string, Router>();
+  const routerFor = (path: string): Router => {
+    const segment = firstSegment(path);
+    if (segment.startsWith(':') || segment.includes('*')) throw new Error(`${path}: a route's first path segment must be literal`);
+    let router = routers.get(segment);
+    if (!router) routers.set(segment, (router = new Router()));
+    return router;
+  };
   const paths: ZodOpenApiPathsObject = {};
   // Parsing runs only on routes that declare a body. The unparsed text is kept for webhook signatures.
   const parseBody: Middleware = koaBody({
@@ -106,9 +116,30 @@ export function createApi(deps: ApiDeps) {
       ctx.status = result.status ?? 200;
       if (result.body !== undefined) ctx.body = result.body;
     };
-    if (spec.body) router[spec.method](spec.path, parseBody, handle);
-    else router[spec.method](spec.path, handle);
+    if (spec.body) routerFor(spec.path)[spec.method](spec.path, parseBody, handle);
+    else routerFor(spec.path)[spec.method](spec.path, handle);
     document(spec);
+  }
+
+  // A route outside the documented API (the docs pages themselves): plain Koa middleware, no
+  // validation, rate limit or OpenAPI entry.
+  function raw(method: 'get', path: string, handler: RouterMiddleware): void {
+    routerFor(path)[method](path, handler);
+  }
+
+  // The middleware that dispatches to the routes: the request's first path segment picks the
+  // router; each router answers 405 (with Allow) and OPTIONS for its own paths.
+  function routes(): RouterMiddleware {
+    const dispatch = new Map<string, RouterMiddleware>();
+    for (const [segment, router] of routers) {
+      const matchRoute = router.routes();
+      const allowedMethods = router.allowedMethods({ throw: false });
+      dispatch.set(segment, (ctx, next) => matchRoute(ctx, () => allowedMethods(ctx, next)));
+    }
+    return (ctx, next) => {
+      const routeTo = dispatch.get(firstSegment(ctx.path));
+      return routeTo ? routeTo(ctx, next) : next();
+    };
   }
 
   async function limit(limiter: Limiter, key: string, scope: string): Promise<void> {
@@ -140,10 +171,16 @@ export function createApi(deps: ApiDeps) {
     paths[openApiPath] = { ...paths[openApiPath], [spec.method]: operation };
   }
 
-  return { route, router, paths };
+  return { route, raw, routes, paths };
 }
 
 export type Api = ReturnType<typeof createApi>;
+
+// '/auth/me' → 'auth'. Lower-cased, as @koa/router matches paths case-insensitively.
+function firstSegment(path: string): string {
+  const end = path.indexOf('/', 1);
+  return (end === -1 ? path.slice(1) : path.slice(1, end)).toLowerCase();
+}
 
 function parse(schema: Schema, value: unknown, location: string, issues: FieldIssue[]): unknown {
   if (!schema) return undefined;

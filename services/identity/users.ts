@@ -35,8 +35,15 @@ export function createUserService(deps: { em: Em; time: TimeFormatter; realtime:
     return user;
   }
 
+  // The cache hands out one User object per load, so a DTO remembered per object is rebuilt
+  // exactly when the row is reloaded, and /auth/me skips the email decryption on every other call.
+  const dtos = new WeakMap<User, UserDto>();
+
   async function me(userId: string): Promise<UserDto> {
-    return toUserDto(await getActiveUser(userId), time, emails);
+    const user = await getActiveUser(userId);
+    let dto = dtos.get(user);
+    if (!dto) dtos.set(user, (dto = Object.freeze(toUserDto(user, time, emails))));
+    return dto;
   }
 
   async function updateMe(userId: string, input: UpdateMeInput): Promise<UserDto> {

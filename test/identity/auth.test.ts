@@ -204,6 +204,8 @@ describe('identity: email sign-up, sign-in and tokens', () => {
     it('changes the username and display name, refusing a taken username and an empty body', async () => {
       const a = await newUser(node);
       const b = await newUser(node);
+      // Read first, so the user (and its /auth/me view) sits in the node's cache when it changes.
+      expect((await request(node, 'GET', '/auth/me', { token: a.accessToken })).body.displayName).to.equal(null);
       const ok = await request(node, 'PATCH', '/auth/me', { token: a.accessToken, body: { displayName: '산책왕', username: `${a.username}_x` } });
       expect(ok.status).to.equal(200);
       expect(ok.body).to.include({ displayName: '산책왕', username: `${a.username}_x` });
@@ -211,6 +213,7 @@ describe('identity: email sign-up, sign-in and tokens', () => {
       expect(taken.status).to.equal(409);
       expect(taken.body.errors[0].field).to.equal('username');
       expect((await request(node, 'PATCH', '/auth/me', { token: a.accessToken, body: {} })).status).to.equal(400);
+      expect((await request(node, 'GET', '/auth/me', { token: a.accessToken })).body).to.include({ displayName: '산책왕', username: `${a.username}_x` });
     });
   });
 

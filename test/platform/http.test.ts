@@ -39,6 +39,23 @@ describe('platform: HTTP edge', () => {
     expect(missing.status).to.equal(404);
     expect(missing.body.code).to.equal('not_found');
     expect(missing.headers.get('content-type')).to.match(/problem\+json/);
+    // A known first segment with an unknown rest is the same 404, not a 405.
+    expect((await request(node, 'GET', '/auth/nope')).body.code).to.equal('not_found');
+    const wrongMethod = await request(node, 'DELETE', '/auth/me');
+    expect(wrongMethod.status).to.equal(405);
+    expect(wrongMethod.body.code).to.equal('method_not_allowed');
+    expect(wrongMethod.headers.get('content-type')).to.match(/problem\+json/);
+    expect(wrongMethod.headers.get('allow')?.split(/,\s*/)).to.include.members(['GET', 'PATCH']);
+    const options = await request(node, 'OPTIONS', '/auth/me');
+    expect(options.status).to.equal(200);
+    expect(options.headers.get('allow')?.split(/,\s*/)).to.include.members(['GET', 'PATCH']);
+  });
+
+  it('matches paths case-insensitively and with a trailing slash, as @koa/router does', async () => {
+    const u = await newUser(node);
+    expect((await request(node, 'GET', '/AUTH/ME', { token: u.accessToken })).body.id).to.equal(u.id);
+    expect((await request(node, 'GET', '/auth/me/', { token: u.accessToken })).body.id).to.equal(u.id);
+    expect((await request(node, 'GET', '/Health')).body).to.deep.equal({ status: 'ok' });
   });
 
   it('sets security headers, a request id, and CORS only for allowed origins', async () => {
