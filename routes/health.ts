@@ -1,12 +1,15 @@
 // Operational probes: /health (the process is up), /ready (its dependencies answer), /metrics.
+import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Api } from '../server/http/route.ts';
+import { bearerToken } from '../server/http/auth.ts';
+import { unauthorized } from '../services/errors.ts';
 
 export type ReadinessCheck = { name: string; check: () => Promise<void> };
 
 const readiness = z.object({ status: z.enum(['ready', 'unavailable']), checks: z.record(z.string(), z.string()) });
 
-export function healthRoutes(api: Api, deps: { checks: ReadinessCheck[]; metricsText: () => Promise<string>; metricsContentType: string; isShuttingDown: () => boolean }): void {
+export function healthRoutes(api: Api, deps: { checks: ReadinessCheck[]; metricsText: () => Promise<string>; metricsContentType: string; metricsToken?: string; isShuttingDown: () => boolean }): void {
   api.route({
     method: 'get', path: '/health', summary: 'Liveness: the process is up', tags: ['operations'], auth: 'none', rateLimit: 'none', usesDatabase: false,
     responses: { 200: { description: 'Up', schema: z.object({ status: z.literal('ok') }) } },
@@ -33,11 +36,26 @@ export function healthRoutes(api: Api, deps: { checks: ReadinessCheck[]; metrics
     },
   });
 
+  // A scrape token is not a user's access token, so it is checked here rather than by route auth.
+  const metricsToken = deps.metricsToken ? sha256(deps.metricsToken) : undefined;
   api.route({
-    method: 'get', path: '/metrics', summary: 'Prometheus metrics of this node', tags: ['operations'], auth: 'none', rateLimit: 'none', usesDatabase: false,
-    responses: { 200: { description: 'Prometheus text format' } },
-    handler: async () => ({ body: await deps.metricsText(), headers: { 'Content-Type': deps.metricsContentType } }),
+    method: 'get', path: '/metrics', summary: 'Prometheus metrics of this node (Bearer METRICS_TOKEN when configured)', tags: ['operations'], auth: 'none', rateLimit: 'none', usesDatabase: false,
+    responses: { 200: { description: 'Prometheus text format' }, 401: { description: 'METRICS_TOKEN is configured and the request did not present it' } },
+    handler: async ({ ctx }) => {
+      if (metricsToken) {
+        const presented = bearerToken(ctx.get('authorization'));
+        // Comparing digests keeps the comparison constant-time whatever the presented length.
+        if (!presented || !crypto.timingSafeEqual(sha256(presented), metricsToken)) {
+          throw unauthorized('metrics_token_required', 'Send the scrape token as "Authorization: Bearer <METRICS_TOKEN>"');
+        }
+      }
+      return { body: await deps.metricsText(), headers: { 'Content-Type': deps.metricsContentType } };
+    },
   });
+}
+
+function sha256(text: string): Buffer {
+  return crypto.createHash('sha256').update(text).digest();
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

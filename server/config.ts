@@ -57,6 +57,9 @@ const envSchema = z.object({
   SOCKET_EVENTS_PER_10S: z.coerce.number().int().positive().default(50),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   TRUST_PROXY: booleanFlag.default(false),
+  // When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (for nodes a scraper
+  // reaches on a network clients can also reach; deploy/nginx.conf keeps /metrics off the public side).
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 
   WORKER_POOL_SIZE: z.coerce.number().int().min(1).max(64).optional(),
   WORKER_MAX_QUEUE: z.coerce.number().int().min(1).default(256),

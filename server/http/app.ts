@@ -43,6 +43,7 @@ export function createHttpApp(ctx: AppContext, services: Services, opts: { isShu
     checks,
     metricsText: () => ctx.metrics.registry.metrics(),
     metricsContentType: ctx.metrics.registry.contentType,
+    metricsToken: ctx.config.METRICS_TOKEN,
     isShuttingDown: opts.isShuttingDown,
   });
   authRoutes(api, services);

@@ -12,11 +12,12 @@ describe('platform: configuration', () => {
   });
 
   it('names each bad variable and why', () => {
-    const message = refusal({ PORT: 'eighty', DATABASE_URL: 'mysql://x', JWT_SECRET: 'short', TIME_ZONE: 'Mars/Olympus', CORS_ORIGINS: 'https://a.example,https://b.example' });
+    const message = refusal({ PORT: 'eighty', DATABASE_URL: 'mysql://x', JWT_SECRET: 'short', TIME_ZONE: 'Mars/Olympus', CORS_ORIGINS: 'https://a.example,https://b.example', METRICS_TOKEN: 'guessable' });
     expect(message).to.match(/PORT:/);
     expect(message).to.match(/DATABASE_URL: must be a postgres:\/\/ URL/);
     expect(message).to.match(/JWT_SECRET: must be at least 32 characters/);
     expect(message).to.match(/TIME_ZONE: not an IANA time zone/);
+    expect(message).to.match(/METRICS_TOKEN: must be at least 16 characters/);
     expect(message).to.not.match(/CORS_ORIGINS/);
   });
 

@@ -19,6 +19,20 @@ describe('platform: HTTP edge', () => {
     expect(metrics.body).to.match(/http_request_duration_seconds/);
   });
 
+  it('guards /metrics with METRICS_TOKEN when one is configured', async () => {
+    const guarded = await startNode({ METRICS_TOKEN: 'scrape-token-0123456789' });
+    const missing = await request(guarded, 'GET', '/metrics');
+    expect(missing.status).to.equal(401);
+    expect(missing.body.code).to.equal('metrics_token_required');
+    expect((await request(guarded, 'GET', '/metrics', { token: 'scrape-token-012345678' })).status).to.equal(401);
+    // A user's access token is not a scrape token.
+    const u = await newUser(guarded);
+    expect((await request(guarded, 'GET', '/metrics', { token: u.accessToken })).status).to.equal(401);
+    const scraped = await request(guarded, 'GET', '/metrics', { token: 'scrape-token-0123456789' });
+    expect(scraped.status).to.equal(200);
+    expect(scraped.body).to.match(/http_request_duration_seconds/);
+  });
+
   it('publishes OpenAPI 3.1 with the auth routes and the socket events, and Swagger UI at /docs', async () => {
     const doc = (await request(node, 'GET', '/openapi.json')).body;
     expect(doc.openapi).to.equal('3.1.0');
