@@ -6,7 +6,7 @@ import { Server, type DefaultEventsMap, type Namespace } from 'socket.io';
 import { createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import type { TokenService } from '../services/identity/tokens.ts';
-import type { RealtimeNamespace, RealtimePort } from '../services/realtime.ts';
+import { serverEvents, type RealtimeNamespace, type RealtimePort } from '../services/realtime.ts';
 import type { Orm } from '../server/db.ts';
 import type { Logger } from '../server/logger.ts';
 import type { Metrics } from '../server/metrics.ts';
@@ -43,8 +43,14 @@ export function namespaceEvents(nodeId: string, services?: () => RealtimeService
     coach: coachEvents({ ask: services && (() => services().coachAsk) }), walk: [], chat: [] };
 }
 
+// Both directions: what a client may emit (and its ack), and what it should listen for.
 export function socketEventDocs(nodeId: string): SocketEventDoc[] {
-  return Object.entries(namespaceEvents(nodeId)).flatMap(([ns, events]) => describeClientEvents(ns as RealtimeNamespace, events));
+  const clientEvents = Object.entries(namespaceEvents(nodeId)).flatMap(([ns, events]) => describeClientEvents(ns as RealtimeNamespace, events));
+  const pushed = Object.entries(serverEvents).flatMap(([namespace, events]) =>
+    Object.entries(events as Record<string, { summary: string; schema: ZodType }>).map(([event, spec]) => ({
+      namespace: namespace as RealtimeNamespace, event, direction: 'server-to-client' as const, summary: spec.summary, schema: spec.schema,
+    })));
+  return [...clientEvents, ...pushed];
 }
 
 export function createRealtime(httpServer: http.Server, deps: RealtimeDeps) {

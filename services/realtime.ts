@@ -1,18 +1,33 @@
 // The port through which services reach connected clients. realtime/ implements it on Socket.IO
 // (across every node when Redis is configured); services never import socket.io themselves.
-import type { AnswerDone, AnswerFailure } from './coach/answerBuffer.ts';
-import type { NotificationEvent, NotificationReadEvent } from './notifications/schemas.ts';
+import type { ZodType, z } from 'zod';
+import { answerDelta, answerDone, answerFailure } from './coach/schemas.ts';
+import { notificationEvent, notificationReadEvent } from './notifications/schemas.ts';
 
 export type RealtimeNamespace = 'notifications' | 'coach' | 'walk' | 'chat';
 
-// Server-to-client events by namespace: what each event carries. A module adds its events here;
-// emitting an event that is not listed, or with the wrong payload, does not type-check.
+type ServerEventSpec = { summary: string; schema: ZodType };
+
+// Server-to-client events by namespace: what each event carries, as the zod schema that types
+// emits here and documents the event in /openapi.json. A module adds its events here; emitting an
+// event that is not listed, or with the wrong payload, does not type-check.
+export const serverEvents = {
+  notifications: {
+    notification: { summary: 'A new notification, with the unread count after it', schema: notificationEvent },
+    'notification.read': { summary: 'Notifications were marked read (on any of the user\'s devices)', schema: notificationReadEvent },
+  },
+  coach: {
+    'answer.delta': { summary: 'The next piece of an answer, at its offset (UTF-16 code units)', schema: answerDelta },
+    'answer.done': { summary: 'The answer is complete: sources, usage, cost, cache and plan figures', schema: answerDone },
+    'answer.error': { summary: 'The answer failed or was cancelled at this offset', schema: answerFailure },
+  },
+  walk: {},
+  chat: {},
+} satisfies Record<RealtimeNamespace, Record<string, ServerEventSpec>>;
+
+type ServerEventSpecs = typeof serverEvents;
 export type ServerEvents = {
-  notifications: { notification: NotificationEvent; 'notification.read': NotificationReadEvent };
-  // Deltas carry the offset (in UTF-16 code units, i.e. JavaScript string length) at which their text starts.
-  coach: { 'answer.delta': { answerId: string; offset: number; text: string }; 'answer.done': AnswerDone; 'answer.error': AnswerFailure };
-  walk: Record<never, never>;
-  chat: Record<never, never>;
+  [N in RealtimeNamespace]: { [E in keyof ServerEventSpecs[N]]: ServerEventSpecs[N][E] extends ServerEventSpec ? z.output<ServerEventSpecs[N][E]['schema']> : never };
 };
 
 export type RealtimePort = {

@@ -3,20 +3,9 @@
 // the generating node wrote; without it (one node) the buffer is in process. Entries expire: a
 // finished answer is also in Postgres, which is where a late resume finds it.
 import type { Redis } from 'ioredis';
+import type { AnswerDone, AnswerFailure } from './schemas.ts';
 
-export type AnswerDone = {
-  answerId: string;
-  sources: unknown[];
-  usage: { promptTokens: number; completionTokens: number };
-  costUsd: number;
-  cached: boolean;
-  cacheKind: 'exact' | 'semantic' | null;
-  planRemaining: number;
-  // Total characters of the answer: a client that has fewer asks answer.resume for the rest.
-  length: number;
-};
-
-export type AnswerFailure = { answerId: string; code: string; message: string; offset: number };
+export type { AnswerDone, AnswerFailure };
 
 export type BufferedAnswer = { text: string; nextOffset: number; done: AnswerDone | null; failure: AnswerFailure | null };
 

@@ -15,21 +15,40 @@ export const sourceDto = z.object({ chunkId: z.string(), documentId: z.string(),
 
 export const usageDto = z.object({ promptTokens: z.number().int(), completionTokens: z.number().int() });
 
+// What every finished answer reports, over the socket (answer.done) and REST alike.
+const answerOutcome = z.object({
+  sources: z.array(sourceDto),
+  usage: usageDto,
+  costUsd: z.number(),
+  cached: z.boolean(),
+  cacheKind: z.enum(['exact', 'semantic']).nullable(),
+  planRemaining: z.number().int(),
+});
+
 export const askResult = z
   .object({
     answerId: z.uuid(),
     answer: z.string(),
-    sources: z.array(sourceDto),
-    usage: usageDto,
-    costUsd: z.number(),
-    cached: z.boolean(),
-    cacheKind: z.enum(['exact', 'semantic']).nullable(),
-    planRemaining: z.number().int(),
+    ...answerOutcome.shape,
     model: z.string().nullable(),
     provider: z.string().nullable().meta({ description: '"offline" when the offline LLM driver answered' }),
   })
   .meta({ id: 'CoachAnswer' });
 export type AskResult = z.infer<typeof askResult>;
+
+// What the /coach namespace sends while an answer streams. Offsets count UTF-16 code units
+// (JavaScript string length).
+export const answerDelta = z.object({ answerId: z.uuid(), offset: z.number().int().min(0), text: z.string() });
+
+export const answerDone = z.object({
+  answerId: z.uuid(),
+  ...answerOutcome.shape,
+  length: z.number().int().min(0).meta({ description: 'Total characters of the answer: a client holding fewer asks answer.resume for the rest' }),
+});
+export type AnswerDone = z.infer<typeof answerDone>;
+
+export const answerFailure = z.object({ answerId: z.uuid(), code: z.string(), message: z.string(), offset: z.number().int().min(0) });
+export type AnswerFailure = z.infer<typeof answerFailure>;
 
 export const resumeInput = z.object({ answerId: z.uuid(), offset: z.number().int().min(0) });
 export const cancelInput = z.object({ answerId: z.uuid() });

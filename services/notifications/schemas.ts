@@ -123,8 +123,16 @@ export const notifyInput = z.object({
 });
 export type NotifyInput = z.input<typeof notifyInput>;
 
-export type NotificationEvent = { notification: NotificationDto; unreadCount: number };
-export type NotificationReadEvent = { ids: string[]; all: boolean; unreadCount: number };
+// What the /notifications namespace sends: a new notification, and reads (from any of the
+// user's devices), each with the unread count after it.
+export const notificationEvent = z.object({ notification: notificationDto, unreadCount: z.number().int().min(0) });
+export type NotificationEvent = z.infer<typeof notificationEvent>;
+export const notificationReadEvent = z.object({
+  ids: z.array(notificationId),
+  all: z.boolean().meta({ description: 'true when every notification up to now was marked read' }),
+  unreadCount: z.number().int().min(0),
+});
+export type NotificationReadEvent = z.infer<typeof notificationReadEvent>;
 
 function isTimeZone(zone: string): boolean {
   try {

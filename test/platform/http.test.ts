@@ -41,7 +41,14 @@ describe('platform: HTTP edge', () => {
     }
     expect(doc.paths['/auth/register'].post.requestBody.content['application/json'].schema).to.exist;
     expect(doc.paths['/auth/me'].get.security).to.deep.equal([{ bearerAuth: [] }]);
-    expect(doc['x-socket-io'].map((e: { event: string }) => e.event)).to.include('whoami');
+    const socketEvents = doc['x-socket-io'] as { namespace: string; event: string; direction: string; payload: { properties?: Record<string, unknown> } }[];
+    expect(socketEvents.find((e) => e.event === 'whoami')?.direction).to.equal('client-to-server');
+    // What a client listens for is documented too, with its payload's schema.
+    const delta = socketEvents.find((e) => e.namespace === 'coach' && e.event === 'answer.delta');
+    expect(delta?.direction).to.equal('server-to-client');
+    expect(delta?.payload.properties).to.have.all.keys('answerId', 'offset', 'text');
+    const pushed = socketEvents.find((e) => e.namespace === 'notifications' && e.event === 'notification');
+    expect(pushed?.payload.properties).to.have.all.keys('notification', 'unreadCount');
     const html = await request(node, 'GET', '/docs');
     expect(html.status).to.equal(200);
     expect(html.body).to.match(/swagger-ui-bundle\.js/);
