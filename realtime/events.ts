@@ -10,7 +10,7 @@ import type { RealtimeNamespace } from '../services/realtime.ts';
 import type { Orm } from '../server/db.ts';
 import type { Logger } from '../server/logger.ts';
 import type { Metrics } from '../server/metrics.ts';
-import type { Limiter } from '../server/rateLimits.ts';
+import type { Limiter } from '../services/limiter.ts';
 
 export type SocketEventDoc = {
   namespace: RealtimeNamespace;

@@ -3,11 +3,7 @@
 // instead of every request failing.
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-
-export type Limiter = {
-  // Resolves with null when allowed, or the seconds until the next allowed attempt.
-  consume: (key: string, points?: number) => Promise<number | null>;
-};
+import type { Limiter } from '../services/limiter.ts';
 
 export function createLimiter(opts: { name: string; points: number; durationSeconds: number; redis?: Redis; keyPrefix?: string }): Limiter {
   const base = { keyPrefix: `${opts.keyPrefix ?? 'rp'}:rl:${opts.name}`, points: opts.points, duration: opts.durationSeconds };

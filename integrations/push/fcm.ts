@@ -3,7 +3,7 @@
 // token, which is cached until shortly before it expires and refreshed by one request at a time.
 // https://firebase.google.com/docs/cloud-messaging/send/v1-api
 import jwt from 'jsonwebtoken';
-import type { Logger } from '../../server/logger.ts';
+import type { Logger } from 'pino';
 import { ProviderCallError, fetchOnce, readJson, retryAfterMs, withRetries, type RetryPolicy } from '../http.ts';
 import type { PushMessage, PushProvider, PushResult } from './index.ts';
 import type { ServiceAccount } from './serviceAccount.ts';

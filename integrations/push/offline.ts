@@ -2,7 +2,7 @@
 // leaves the machine; each message lands in offline_outbox with the token masked, plus a log line.
 // Every result says offline: true.
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Logger } from '../../server/logger.ts';
+import type { Logger } from 'pino';
 import { maskToken } from '../mask.ts';
 import { writeOfflineOutbox } from '../offlineOutbox.ts';
 import type { PushProvider } from './index.ts';

@@ -3,7 +3,7 @@
 // date more than 15 minutes off and any signature it has seen before, so every attempt is signed
 // anew. https://developers.solapi.com/references/authentication/api-key
 import crypto from 'node:crypto';
-import type { Logger } from '../../server/logger.ts';
+import type { Logger } from 'pino';
 import { ProviderCallError, fetchOnce, readJson, retryAfterMs, withRetries, type RetryPolicy } from '../http.ts';
 import type { SmsProvider } from './index.ts';
 

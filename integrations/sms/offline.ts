@@ -2,7 +2,7 @@
 // sent; each message lands in offline_outbox and in a log line with its text and the number masked.
 // Every result says offline: true.
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Logger } from '../../server/logger.ts';
+import type { Logger } from 'pino';
 import { maskPhone } from '../mask.ts';
 import { writeOfflineOutbox } from '../offlineOutbox.ts';
 import type { SmsProvider } from './index.ts';

@@ -10,7 +10,7 @@ import type { ZodOpenApiOperationObject, ZodOpenApiPathsObject } from 'zod-opena
 import { tooManyRequests, validationError, type FieldIssue } from '../../services/errors.ts';
 import type { AccessClaims, TokenService } from '../../services/identity/tokens.ts';
 import type { UserRole } from '../../entities/identity/User.ts';
-import type { Limiter } from '../rateLimits.ts';
+import type { Limiter } from '../../services/limiter.ts';
 import type { Metrics } from '../metrics.ts';
 import { authenticate, type RouteAuth } from './auth.ts';
 import { problemSchema } from './problem.ts';

@@ -1,8 +1,8 @@
 // The notifications module as the rest of the server sees it: notify() for other modules, and the
 // inbox, settings and push-token operations behind the REST routes and the /notifications socket.
 import type { PushProvider } from '../../integrations/push/index.ts';
-import type { Logger } from '../../server/logger.ts';
-import type { Limiter } from '../../server/rateLimits.ts';
+import type { Logger } from 'pino';
+import type { Limiter } from '../limiter.ts';
 import type { RealtimePort } from '../realtime.ts';
 import type { SmsService } from '../sms/sms.ts';
 import type { TimeFormatter } from '../time.ts';

@@ -5,8 +5,8 @@
 import { NotificationDelivery, type DeliveryChannel, type DeliveryOutcome } from '../../entities/notifications/NotificationDelivery.ts';
 import type { Notification } from '../../entities/notifications/Notification.ts';
 import type { PushProvider } from '../../integrations/push/index.ts';
-import type { Logger } from '../../server/logger.ts';
-import type { Limiter } from '../../server/rateLimits.ts';
+import type { Logger } from 'pino';
+import type { Limiter } from '../limiter.ts';
 import { validationError } from '../errors.ts';
 import type { RealtimePort } from '../realtime.ts';
 import type { SmsService } from '../sms/sms.ts';

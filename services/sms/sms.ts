@@ -2,7 +2,7 @@
 // included, is a row in sms_logs; the number is stored only as a keyed hash (to find a number's
 // messages) and sealed with AES-256-GCM (to re-dial it), never in the clear.
 import crypto from 'node:crypto';
-import type { Logger } from '../../server/logger.ts';
+import type { Logger } from 'pino';
 import { SmsLog, type SmsLogStatus } from '../../entities/sms/SmsLog.ts';
 import type { SmsAttempt, SmsProvider } from '../../integrations/sms/index.ts';
 import { ProviderCallError, ProviderError } from '../../integrations/http.ts';
