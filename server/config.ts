@@ -132,6 +132,8 @@ const envSchema = z.object({
   // The largest body the local driver's PUT /storage/… accepts.
   STORAGE_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(12 * 1024 * 1024),
   S3_ENDPOINT: z.url().optional(),
+  // Where clients reach the storage service, when not at S3_ENDPOINT: presigned URLs name it.
+  S3_PUBLIC_ENDPOINT: z.url().optional(),
   S3_REGION: z.string().min(1).default('us-east-1'),
   S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not an S3 bucket name').optional(),
   S3_ACCESS_KEY_ID: z.string().min(1).optional(),

@@ -194,6 +194,7 @@ function createConfiguredStorage(config: Config): { storage: ObjectStorage; loca
       bucket: config.S3_BUCKET!,
       region: config.S3_REGION,
       endpoint: config.S3_ENDPOINT,
+      publicEndpoint: config.S3_PUBLIC_ENDPOINT,
       credentials: config.S3_ACCESS_KEY_ID ? { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY! } : undefined,
       forcePathStyle: config.S3_FORCE_PATH_STYLE,
       connectTimeoutMs: config.S3_CONNECT_TIMEOUT_MS,

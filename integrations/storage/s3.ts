@@ -38,6 +38,10 @@ export type S3StorageOptions = {
   region: string;
   // Unset for AWS S3 itself; the service URL for R2, MinIO and other compatible services.
   endpoint?: string;
+  // Where clients reach the same service when that differs from where the nodes do (MinIO in
+  // docker compose: nodes use http://minio:9000, a phone or browser http://localhost:9000).
+  // Presigned URLs name this host and are signed for it; every other call uses `endpoint`.
+  publicEndpoint?: string;
   // Unset: the SDK's default chain (environment, shared config, instance or task role).
   credentials?: { accessKeyId: string; secretAccessKey: string };
   // Bucket in the path (https://host/bucket/key) rather than the host name: MinIO and most
@@ -57,20 +61,9 @@ const NOT_FOUND = new Set(['NoSuchKey', 'NotFound']);
 const NETWORK_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 export function createS3Storage(opts: S3StorageOptions): ObjectStorage {
-  const client = new S3Client({
-    region: opts.region,
-    endpoint: opts.endpoint,
-    forcePathStyle: opts.forcePathStyle,
-    credentials: opts.credentials,
-    maxAttempts: opts.maxAttempts,
-    retryMode: 'standard',
-    requestHandler: { connectionTimeout: opts.connectTimeoutMs, requestTimeout: opts.requestTimeoutMs, throwOnRequestTimeout: true },
-    // The SDK's default (WHEN_SUPPORTED) adds CRC32 checksum headers that R2 and older MinIO reject
-    // and bakes the checksum of an empty body into presigned PUT URLs, which breaks every upload.
-    // Checksums stay on where S3 requires them (DeleteObjects).
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const client = s3Client(opts, opts.endpoint);
+  // Presigning is local computation (no request is sent): the second client only names the host.
+  const presigner = opts.publicEndpoint ? s3Client(opts, opts.publicEndpoint) : client;
   const bucket = opts.bucket;
   const pageSize = Math.min(opts.listPageSize ?? 1000, 1000);
   const now = opts.clock ?? (() => new Date());
@@ -147,7 +140,7 @@ export function createS3Storage(opts: S3StorageOptions): ObjectStorage {
       const expiresIn = presignLifetime(getOpts.expiresInSeconds);
       const disposition = getOpts.downloadName === undefined ? undefined : attachmentDisposition(getOpts.downloadName);
       const signingDate = now();
-      const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key, ResponseContentDisposition: disposition }), { expiresIn, signingDate });
+      const url = await getSignedUrl(presigner, new GetObjectCommand({ Bucket: bucket, Key: key, ResponseContentDisposition: disposition }), { expiresIn, signingDate });
       return { url, method: 'GET', headers: {}, expiresAt: new Date(signingDate.getTime() + expiresIn * 1000) } satisfies PresignedRequest;
     },
 
@@ -158,7 +151,7 @@ export function createS3Storage(opts: S3StorageOptions): ObjectStorage {
       const expiresIn = presignLifetime(putOpts.expiresInSeconds);
       const signingDate = now();
       // Content-Type is signed, so the uploader cannot store the object under another type.
-      const url = await getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: putOpts.contentType }), {
+      const url = await getSignedUrl(presigner, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: putOpts.contentType }), {
         expiresIn,
         signingDate,
         signableHeaders: new Set(['content-type']),
@@ -168,8 +161,26 @@ export function createS3Storage(opts: S3StorageOptions): ObjectStorage {
 
     async close() {
       client.destroy();
+      if (presigner !== client) presigner.destroy();
     },
   };
+}
+
+function s3Client(opts: S3StorageOptions, endpoint: string | undefined): S3Client {
+  return new S3Client({
+    region: opts.region,
+    endpoint,
+    forcePathStyle: opts.forcePathStyle,
+    credentials: opts.credentials,
+    maxAttempts: opts.maxAttempts,
+    retryMode: 'standard',
+    requestHandler: { connectionTimeout: opts.connectTimeoutMs, requestTimeout: opts.requestTimeoutMs, throwOnRequestTimeout: true },
+    // The SDK's default (WHEN_SUPPORTED) adds CRC32 checksum headers that R2 and older MinIO reject
+    // and bakes the checksum of an empty body into presigned PUT URLs, which breaks every upload.
+    // Checksums stay on where S3 requires them (DeleteObjects).
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
 }
 
 type SdkError = { name?: string; $metadata?: { httpStatusCode?: number }; $fault?: 'client' | 'server'; code?: string };

@@ -14,7 +14,7 @@ import zlib from 'node:zlib';
 
 type StoredObject = { bytes: Buffer; contentType: string; cacheControl?: string; etag: string; lastModified: Date };
 
-export type FakeS3Request = { method: string; path: string; query: Record<string, string>; presigned: boolean };
+export type FakeS3Request = { method: string; path: string; query: Record<string, string>; presigned: boolean; host: string };
 
 export type FakeS3 = {
   endpoint: string;
@@ -59,7 +59,7 @@ export async function startFakeS3(opts: { bucket?: string; region?: string } = {
     const [rawPath, rawQuery = ''] = splitOnce(rawUrl, '?');
     const query = parseQuery(rawQuery);
     const presigned = 'X-Amz-Signature' in query;
-    requests.push({ method: req.method ?? '', path: decodeURIComponent(rawPath), query, presigned });
+    requests.push({ method: req.method ?? '', path: decodeURIComponent(rawPath), query, presigned, host: req.headers.host ?? '' });
 
     if (faults.stall > 0) {
       faults.stall--;

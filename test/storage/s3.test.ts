@@ -76,6 +76,31 @@ describe('storage: S3 driver', () => {
     expect([...get.searchParams.keys()].filter((k) => /checksum/i.test(k))).to.deep.equal([]);
   });
 
+  it('presigns for S3_PUBLIC_ENDPOINT while the node itself talks to S3_ENDPOINT', async () => {
+    // The fake listens on 127.0.0.1; "localhost" stands for the address clients use (minio:9000
+    // for the nodes, localhost:9000 for a browser, in docker compose).
+    const publicEndpoint = s3.endpoint.replace('127.0.0.1', 'localhost');
+    const storage = open({ publicEndpoint });
+    const key = newObjectKey('rizz/uploads', 'jpg');
+    const from = s3.requests.length;
+    const put = await storage.presignPut(key, { contentType: 'image/jpeg', maxBytes: 1024 });
+    expect(new URL(put.url).host).to.equal(new URL(publicEndpoint).host);
+    expect(s3.requests.length, 'presigning sends nothing').to.equal(from);
+    // The signature covers the public host, and the fake checks it against the Host header sent.
+    expect((await fetch(put.url, { method: 'PUT', headers: put.headers, body: 'selfie' })).status).to.equal(200);
+    const get = await storage.presignGet(key);
+    expect(new URL(get.url).host).to.equal(new URL(publicEndpoint).host);
+    expect(await (await fetch(get.url)).text()).to.equal('selfie');
+    // Everything else still goes to S3_ENDPOINT.
+    expect((await storage.get(key)).bytes.toString()).to.equal('selfie');
+    const sent = s3.requests.slice(from);
+    expect(sent.filter((r) => r.presigned).map((r) => r.host)).to.deep.equal([new URL(publicEndpoint).host, new URL(publicEndpoint).host]);
+    expect(sent.filter((r) => !r.presigned).map((r) => r.host)).to.deep.equal([new URL(s3.endpoint).host]);
+    // A URL signed for one host does not pass for another.
+    const wrongHost = put.url.replace('localhost', '127.0.0.1');
+    expect((await fetch(wrongHost, { method: 'PUT', headers: put.headers, body: 'x' })).status).to.equal(403);
+  });
+
   it('retries throttling and 5xx answers, then succeeds', async () => {
     const key = newObjectKey('walk/photos', 'jpg');
     s3.failNext(2, 500);
