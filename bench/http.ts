@@ -1,6 +1,6 @@
 // How much of bare Node's HTTP throughput does the real stack keep? One run measures a bare
 // node:http server, a bare Koa 3 app, Koa sending the API's response headers, node:http sending
-// them, and the real API node's GET /health and authenticated GET /auth/me (token and account
+// them, the least a Koa app can do to answer /auth/me (minimalAuthMe), and the real API node's GET /health and authenticated GET /auth/me (token and account
 // checks, from their caches after the first request). It also times jsonwebtoken's verify with a
 // string secret against a prepared KeyObject, the choice made in services/identity/tokens.ts.
 //
@@ -21,6 +21,10 @@ import jwt from 'jsonwebtoken';
 import Koa from 'koa';
 import { loadConfig } from '../server/config.ts';
 import { startApiNode } from '../server/node.ts';
+import { Histogram } from 'prom-client';
+import { bearerToken } from '../server/http/auth.ts';
+import { createLimiter } from '../server/rateLimits.ts';
+import { createTokenService } from '../services/identity/tokens.ts';
 import { benchApiEnv, percentile, registerBenchUser } from './support.ts';
 
 const { values: args } = parseArgs({
@@ -87,15 +91,18 @@ try {
     res.end(json);
   });
 
+  const minimal = minimalAuthMe(constantHeaders);
+
   const targets: Target[] = [
     { name: 'bare node:http', url: `${bare}/` },
     { name: 'bare Koa 3', url: `${await serve(koa.callback())}/` },
     { name: `node:http + API headers (${Object.keys(apiHeaders).length})`, url: `${withHeaders}/` },
     { name: 'Koa 3 + API headers', url: `${await serve(koaWithHeaders.callback())}/` },
+    { name: 'Koa 3, /auth/me in one function', url: `${await serve(minimal.app.callback())}/auth/me`, headers: { Authorization: `Bearer ${minimal.token}` } },
     { name: 'API GET /health', url: `${node.url}/health` },
     { name: 'API GET /auth/me (auth)', url: `${node.url}/auth/me`, headers: { Authorization: `Bearer ${accessToken}` } },
   ];
-  const [baseline, , withHeadersTarget, , , me] = targets;
+  const [baseline, , withHeadersTarget, , , , me] = targets;
   const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
   const ratios = new Map<Target, number[]>(targets.map((t) => [t, []]));
   for (const target of targets) await probeTarget(target);
@@ -128,6 +135,43 @@ function apiEnv(): Record<string, string> {
   return benchApiEnv({ LOG_LEVEL: args.log! });
 }
 
+
+// The least a Koa app can do and still answer /auth/me with what the issue asks of every request:
+// a request id, the security headers, Vary, a latency histogram and an error guard in one
+// middleware, a static route lookup instead of a router, the per-IP and per-user limits, the real
+// token service (cached verify) and the account from a Map. No CORS, no problem+json, no cache
+// refill from Postgres: a bound on what any implementation of the real route can reach here.
+function minimalAuthMe(constantHeaders: Record<string, string>) {
+  const tokens = createTokenService({ secret: crypto.randomBytes(32).toString('hex'), issuer: 'bench', audience: 'bench', accessTokenTtlSeconds: 1800, refreshTokenTtlSeconds: 86_400 });
+  const user = { id: crypto.randomUUID(), email: 'minimal@example.com', username: 'minimal', displayName: null, role: 'user' as const, createdAt: '2026-11-22T09:00:00+09:00' };
+  const accounts = new Map<string, typeof user>([[user.id, user]]);
+  const token = tokens.signAccess({ userId: user.id, role: 'user', sessionId: crypto.randomUUID() });
+  const ipLimit = createLimiter({ name: 'bench-ip', points: 100_000_000, durationSeconds: 60 });
+  const userLimit = createLimiter({ name: 'bench-user', points: 100_000_000, durationSeconds: 60 });
+  const latency = new Histogram({ name: 'bench_http_seconds', help: 'bench', labelNames: ['method', 'route', 'status'], registers: [] });
+  const routes = new Map<string, (ctx: Koa.Context) => Promise<void>>([
+    ['GET /auth/me', async (ctx) => {
+      if ((await ipLimit.consume(ctx.ip)) !== null) return void (ctx.status = 429);
+      const claims = tokens.verifyAccess(bearerToken(ctx.get('authorization')) ?? '');
+      if ((await userLimit.consume(claims.userId)) !== null) return void (ctx.status = 429);
+      ctx.body = accounts.get(claims.userId);
+    }],
+  ]);
+  const app = new Koa();
+  app.use(async (ctx) => {
+    const started = performance.now();
+    ctx.set('X-Request-Id', crypto.randomUUID());
+    ctx.set(constantHeaders);
+    try {
+      const route = routes.get(`${ctx.method} ${ctx.path}`);
+      if (route) await route(ctx);
+    } catch {
+      ctx.status = 401;
+    }
+    latency.observe({ method: ctx.method, route: ctx.path, status: String(ctx.status) }, (performance.now() - started) / 1000);
+  });
+  return { app, token };
+}
 
 // A first request fails fast on a wrong URL or token instead of after a whole run of 4xx.
 async function probeTarget(target: Target): Promise<void> {
