@@ -18,6 +18,8 @@ export type JwksVerifierOptions = {
   // How soon an unknown `kid` may trigger another fetch; bounds what forged tokens can cost us.
   minRefetchMs?: number;
   toProfile: (claims: Record<string, unknown>) => OAuthProfile;
+  // The clock behind key expiry and the refetch window; tests pass one they can move.
+  now?: () => number;
 };
 
 const MIN_REFETCH_MS = 60_000;
@@ -28,9 +30,10 @@ export function createJwksVerifier(opts: JwksVerifierOptions): OAuthVerifier {
   let expiresAt = 0;
   let lastFetch = 0;
   let inflight: Promise<void> | undefined;
+  const now = opts.now ?? Date.now;
 
   async function load(): Promise<void> {
-    lastFetch = Date.now();
+    lastFetch = now();
     const res = await fetchWithRetry(opts.jwksUrl, { timeoutMs: opts.timeoutMs ?? 5000, retries: 2, service: opts.provider });
     const body = (await res.json()) as { keys?: Jwk[] };
     const next = new Map<string, crypto.KeyObject>();
@@ -40,12 +43,12 @@ export function createJwksVerifier(opts: JwksVerifierOptions): OAuthVerifier {
     }
     keys = next;
     const maxAge = /max-age=(\d+)/.exec(res.headers.get('cache-control') ?? '')?.[1];
-    expiresAt = Date.now() + (maxAge ? Number(maxAge) * 1000 : DEFAULT_MAX_AGE_MS);
+    expiresAt = now() + (maxAge ? Number(maxAge) * 1000 : DEFAULT_MAX_AGE_MS);
   }
 
   async function keyFor(kid: string): Promise<crypto.KeyObject | undefined> {
-    const stale = Date.now() > expiresAt;
-    const unknown = !keys.has(kid) && Date.now() - lastFetch > (opts.minRefetchMs ?? MIN_REFETCH_MS);
+    const stale = now() > expiresAt;
+    const unknown = !keys.has(kid) && now() - lastFetch > (opts.minRefetchMs ?? MIN_REFETCH_MS);
     if (stale || unknown) {
       inflight ??= load().finally(() => (inflight = undefined));
       await inflight;

@@ -218,20 +218,21 @@ describe('billing: orders, providers, webhooks and refunds', () => {
       const u = await newUser(node);
       const { orderId, paymentKey } = await tossOrder(u);
       toss.authorize({ paymentKey, orderId, amount: 4500 });
-      toss.setConfirmDelay(150);
+      const held = toss.holdNextConfirm();
       try {
         const confirming = confirm(u, { paymentKey, orderId, amount: 4500 });
-        // Toss has approved; its webhook arrives while the confirm's answer is still on its way.
-        while (toss.payment(paymentKey)!.status !== 'DONE') await new Promise((r) => setTimeout(r, 5));
-        const webhook = request(node, 'POST', '/webhooks/toss', { raw: tossStatusWebhook({ paymentKey, orderId, status: 'DONE' }) });
-        const w = await webhook;
+        // Toss has approved; its webhook arrives, and is applied, while the confirm's answer is
+        // still on its way (nothing may hold the order while waiting on Toss).
+        await held.approved;
+        const w = await request(node, 'POST', '/webhooks/toss', { raw: tossStatusWebhook({ paymentKey, orderId, status: 'DONE' }) });
         expect(w.status).to.equal(200);
         expect(w.body.outcome).to.equal('paid');
+        held.release();
         const c = await confirming;
         expect(c.status).to.equal(200);
         expect(c.body.status).to.equal('paid');
       } finally {
-        toss.setConfirmDelay(0);
+        held.release();
       }
       expect((await paymentRow(orderId)).status).to.equal('paid');
       expect(handled(orderId, 'paid')).to.have.length(1);

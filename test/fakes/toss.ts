@@ -11,8 +11,9 @@ export type FakeToss = FakeServer & {
   failNext: (count: number, status?: number) => void;
   // The next requests get no answer in time.
   stallNext: (count: number) => void;
-  // Toss approves at once but answers the confirm this much later.
-  setConfirmDelay: (ms: number) => void;
+  // The next confirm is approved at once but answered only on release(): `approved` settles when
+  // Toss has approved it, so a test can make a webhook overtake the confirm's answer.
+  holdNextConfirm: () => { approved: Promise<void>; release: () => void };
 };
 
 export async function startFakeToss(opts: { secretKey: string }): Promise<FakeToss> {
@@ -25,7 +26,7 @@ export async function startFakeToss(opts: { secretKey: string }): Promise<FakeTo
   const error = (status: number, code: string, message: string): FakeReply => ({ status, body: { code, message } });
   const view = ({ reject: _r, ...p }: TossPayment & { reject?: string }) => p;
 
-  const state = { confirmDelayMs: 0 };
+  let held: { approved: () => void; released: Promise<void> } | undefined;
   const server = await startFakeServer(async (req) => {
     if (req.headers.authorization !== expectedAuth) return error(401, 'UNAUTHORIZED_KEY', '인증되지 않은 시크릿 키 혹은 클라이언트 키 입니다.');
     if (stalls > 0) {
@@ -59,7 +60,12 @@ export async function startFakeToss(opts: { secretKey: string }): Promise<FakeTo
       p.status = 'DONE';
       p.approvedAt = new Date().toISOString();
       // Approved at once, answered late: a webhook can overtake the confirm's response.
-      if (state.confirmDelayMs) await new Promise((r) => setTimeout(r, state.confirmDelayMs));
+      const hold = held;
+      held = undefined;
+      if (hold) {
+        hold.approved();
+        await hold.released;
+      }
       return { status: 200, body: view(p) };
     }
     let m = /^\/v1\/payments\/orders\/([^/]+)$/.exec(path);
@@ -98,8 +104,12 @@ export async function startFakeToss(opts: { secretKey: string }): Promise<FakeTo
     stallNext: (count: number) => {
       stalls = count;
     },
-    setConfirmDelay: (ms: number) => {
-      state.confirmDelayMs = ms;
+    holdNextConfirm: () => {
+      let approved!: () => void;
+      let release!: () => void;
+      const approvedPromise = new Promise<void>((r) => (approved = r));
+      held = { approved, released: new Promise<void>((r) => (release = r)) };
+      return { approved: approvedPromise, release };
     },
   });
 }

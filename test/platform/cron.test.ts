@@ -46,10 +46,12 @@ describe('platform: cron runner', () => {
       },
     };
     const slot = new Date('2026-11-22T03:00:00Z');
-    const racing = Promise.all([a.runOnce(job, slot), b.runOnce(job, slot)]);
-    // Hold the winner inside the job until both have tried, so the overlap is real.
-    setTimeout(release, 100);
-    const outcomes = (await racing).sort();
+    const attempts = [a.runOnce(job, slot), b.runOnce(job, slot)];
+    // The winner cannot finish before release(), so the first runner to answer is the loser, and it
+    // answered while the winner held the job: the overlap is real.
+    await Promise.race(attempts);
+    release();
+    const outcomes = (await Promise.all(attempts)).sort();
     expect(runs).to.equal(1);
     expect(outcomes).to.have.length(2);
     expect(outcomes).to.include('succeeded');

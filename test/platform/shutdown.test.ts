@@ -51,13 +51,16 @@ describe('platform: graceful shutdown', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    while (!/API node listening/.test(output)) {
-      if (child.exitCode !== null) throw new Error(`server exited early: ${output}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      const read = (d: Buffer) => {
+        output += d.toString();
+        if (/API node listening/.test(output)) resolve();
+      };
+      child.stdout.on('data', read);
+      child.stderr.on('data', read);
+      void exited.then(() => reject(new Error(`server exited early: ${output}`)));
+    });
     child.kill('SIGTERM');
     expect(await exited).to.equal(0);
     expect(output).to.match(/shutting down/).and.to.match(/shutdown complete/);
