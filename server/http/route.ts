@@ -130,14 +130,20 @@ export function createApi(deps: ApiDeps) {
   // The middleware that dispatches to the routes: the request's first path segment picks the
   // router; each router answers 405 (with Allow) and OPTIONS for its own paths.
   function routes(): RouterMiddleware {
+    // Built on a segment's first request, so routes declared after this call are served too.
     const dispatch = new Map<string, RouterMiddleware>();
-    for (const [segment, router] of routers) {
-      const matchRoute = router.routes();
-      const allowedMethods = router.allowedMethods({ throw: false });
-      dispatch.set(segment, (ctx, next) => matchRoute(ctx, () => allowedMethods(ctx, next)));
-    }
+    const dispatcherFor = (segment: string): RouterMiddleware | undefined => {
+      let routeTo = dispatch.get(segment);
+      const router = routeTo ? undefined : routers.get(segment);
+      if (router) {
+        const matchRoute = router.routes();
+        const allowedMethods = router.allowedMethods({ throw: false });
+        dispatch.set(segment, (routeTo = (ctx, next) => matchRoute(ctx, () => allowedMethods(ctx, next))));
+      }
+      return routeTo;
+    };
     return (ctx, next) => {
-      const routeTo = dispatch.get(firstSegment(ctx.path));
+      const routeTo = dispatcherFor(firstSegment(ctx.path));
       return routeTo ? routeTo(ctx, next) : next();
     };
   }
