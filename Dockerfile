@@ -6,7 +6,9 @@ ENV NODE_ENV=production
 ENV UV_THREADPOOL_SIZE=4
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Dev dependencies (the pinned `node` package, mocha, tsc) are not needed: the image has Node 24.
+# Dev dependencies (mocha, tsc, autocannon, type packages) stay out of the image. The pinned `node`
+# package is a runtime dependency, so that `npm ci --omit=dev && npm start` on an older machine
+# still runs Node 24; in this image the base's own Node 24 runs instead (CMD calls `node` directly).
 RUN npm ci --omit=dev && npm cache clean --force
 COPY entities ./entities
 COPY integrations ./integrations
