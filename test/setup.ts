@@ -4,9 +4,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import pg from 'pg';
 import { createDatabaseIfMissing, createOrm, migrate, startEmbeddedPostgres, type EmbeddedDatabase } from '../server/db.ts';
 import { createLogger } from '../server/logger.ts';
+import { dropDatabase } from './databases.ts';
 import { testState } from './state.ts';
 
 let embedded: EmbeddedDatabase | undefined;
@@ -45,15 +45,7 @@ export const mochaHooks = {
   },
   async afterAll(this: Mocha.Context) {
     this.timeout(60_000);
-    if (testState.databaseUrl) {
-      const admin = new URL(testState.databaseUrl);
-      const name = admin.pathname.slice(1);
-      admin.pathname = '/postgres';
-      const client = new pg.Client({ connectionString: admin.toString() });
-      await client.connect();
-      await client.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
-      await client.end();
-    }
+    if (testState.databaseUrl) await dropDatabase(testState.databaseUrl);
     await embedded?.stop();
   },
 };

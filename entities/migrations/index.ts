@@ -9,6 +9,7 @@ import { Migration20261122000030_coach } from './Migration20261122000030_coach.t
 import { Migration20261122000031_coach_knowledge } from './Migration20261122000031_coach_knowledge.ts';
 import { Migration20261122000032_email_encryption } from './Migration20261122000032_email_encryption.ts';
 import { Migration20261122000036_coach_checkouts } from './Migration20261122000036_coach_checkouts.ts';
+import { Migration20261122000037_seed_runs } from './Migration20261122000037_seed_runs.ts';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122000001_identity', class: Migration20261122000001_identity },
@@ -19,4 +20,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122000031_coach_knowledge', class: Migration20261122000031_coach_knowledge },
   { name: 'Migration20261122000032_email_encryption', class: Migration20261122000032_email_encryption },
   { name: 'Migration20261122000036_coach_checkouts', class: Migration20261122000036_coach_checkouts },
+  { name: 'Migration20261122000037_seed_runs', class: Migration20261122000037_seed_runs },
 ];

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { knowledgeDocumentSchema, type KnowledgeDocument, type KnowledgeService } from './knowledge.ts';
 import type { Logger } from 'pino';
+import type { SeedRuns } from '../seedRuns.ts';
 
 export type SourcedDocument = { document: KnowledgeDocument; file: string; line: number };
 export type FileProblem = { file: string; line: number; message: string };
@@ -87,17 +88,30 @@ function fromMarkdown(text: string): Candidate[] {
   return [{ value: { ...meta, content }, line: 1 }];
 }
 
+const SEED = 'coach-knowledge';
+
 // The first start of a fresh installation ingests the knowledge shipped in data/knowledge/, so the
-// default run answers from something real. An installation that has any knowledge is left alone.
-export async function seedKnowledgeIfEmpty(knowledge: KnowledgeService, dir: string, logger: Logger): Promise<boolean> {
-  if ((await knowledge.games()).length > 0 || !fs.existsSync(dir)) return false;
+// default run answers from something real. An installation that has knowledge of its own is left
+// alone; a seed that was cut short (the node stopped mid-way) is resumed, and since ingesting is
+// idempotent per document, what was already stored is skipped as unchanged.
+export async function seedKnowledgeIfEmpty(
+  knowledge: Pick<KnowledgeService, 'games' | 'ingest'>,
+  dir: string,
+  logger: Logger,
+  opts: { seedRuns: SeedRuns; signal?: AbortSignal },
+): Promise<boolean> {
+  const state = await opts.seedRuns.state(SEED);
+  if (state === 'completed' || !fs.existsSync(dir)) return false;
+  if (state === 'never' && (await knowledge.games()).length > 0) return false;
   const { documents, problems } = readKnowledgeFiles(listKnowledgeFiles(dir));
   if (problems.length > 0) {
     logger.warn({ problems: problems.slice(0, 5) }, 'shipped coach knowledge has problems; not seeding it');
     return false;
   }
+  await opts.seedRuns.markStarted(SEED);
   const started = Date.now();
-  const report = await knowledge.ingest(documents.map((d) => d.document));
-  logger.info({ documents: report.documents.length, versions: report.versions, ms: Date.now() - started }, 'coach knowledge seeded from the shipped set');
+  const report = await knowledge.ingest(documents.map((d) => d.document), { signal: opts.signal });
+  await opts.seedRuns.markCompleted(SEED);
+  logger.info({ documents: report.documents.length, resumed: state === 'started', versions: report.versions, ms: Date.now() - started }, 'coach knowledge seeded from the shipped set');
   return true;
 }
