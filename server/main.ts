@@ -1,7 +1,7 @@
 // API node entry point: `npm start`.
 import { loadConfig, ConfigError } from './config.ts';
 import { startApiNode } from './node.ts';
-import { seedKnowledgeIfEmpty } from '../services/coach/knowledgeFiles.ts';
+import { seedShippedKnowledge } from '../services/coach/knowledgeFiles.ts';
 import { createSeedRuns } from '../services/seedRuns.ts';
 
 try {
@@ -20,7 +20,7 @@ try {
   node.ctx.logger.info(`ready: ${node.url}  (docs: ${node.url}/docs)`);
   // A fresh installation answers from the shipped coach knowledge; a failure here must not stop the node.
   if (node.ctx.config.COACH_KB_SEED_ON_START) {
-    await seedKnowledgeIfEmpty(node.services.coachKnowledge, node.ctx.config.COACH_KB_SEED_DIR, node.ctx.logger, { seedRuns: createSeedRuns(node.ctx.db.orm.em), signal: stopping.signal })
+    await seedShippedKnowledge(node.services.coachKnowledge, node.ctx.config.COACH_KB_SEED_DIR, node.ctx.logger, { seedRuns: createSeedRuns(node.ctx.db.orm.em), signal: stopping.signal })
       .catch((err) => {
         if (stopping.signal.aborted) node.ctx.logger.info('seeding the shipped coach knowledge was interrupted by shutdown; it resumes at the next start');
         else node.ctx.logger.error({ err }, 'seeding the shipped coach knowledge failed');

@@ -133,13 +133,14 @@ export function createApi(deps: ApiDeps) {
     // Built on a segment's first request, so routes declared after this call are served too.
     const dispatch = new Map<string, RouterMiddleware>();
     const dispatcherFor = (segment: string): RouterMiddleware | undefined => {
-      let routeTo = dispatch.get(segment);
-      const router = routeTo ? undefined : routers.get(segment);
-      if (router) {
-        const matchRoute = router.routes();
-        const allowedMethods = router.allowedMethods({ throw: false });
-        dispatch.set(segment, (routeTo = (ctx, next) => matchRoute(ctx, () => allowedMethods(ctx, next))));
-      }
+      const built = dispatch.get(segment);
+      if (built) return built;
+      const router = routers.get(segment);
+      if (!router) return undefined;
+      const matchRoute = router.routes();
+      const allowedMethods = router.allowedMethods({ throw: false });
+      const routeTo: RouterMiddleware = (ctx, next) => matchRoute(ctx, () => allowedMethods(ctx, next));
+      dispatch.set(segment, routeTo);
       return routeTo;
     };
     return (ctx, next) => {

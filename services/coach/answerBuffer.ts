@@ -5,8 +5,6 @@
 import type { Redis } from 'ioredis';
 import type { AnswerDone, AnswerFailure } from './schemas.ts';
 
-export type { AnswerDone, AnswerFailure };
-
 export type BufferedAnswer = { text: string; nextOffset: number; done: AnswerDone | null; failure: AnswerFailure | null };
 
 export type AnswerBuffer = {

@@ -13,13 +13,13 @@ import { countTextTokens } from '../llm/tokens.ts';
 import type { RealtimePort, ServerEvents } from '../realtime.ts';
 import type { TimeFormatter } from '../time.ts';
 import type { Em } from '../transaction.ts';
-import type { AnswerBuffer, AnswerDone, AnswerFailure, BufferedAnswer } from './answerBuffer.ts';
+import type { AnswerBuffer, BufferedAnswer } from './answerBuffer.ts';
 import type { AnswerCache, CacheScope, CachedAnswer } from './answerCache.ts';
 import type { KnowledgeService, Passage } from './knowledge.ts';
 import type { Plan, PlanService } from './plans.ts';
 import type { PromptService } from './prompts.ts';
 import type { QuotaGrant, QuotaService } from './quota.ts';
-import type { AskInput, AskResult } from './schemas.ts';
+import type { AnswerDone, AnswerFailure, AskInput, AskResult } from './schemas.ts';
 
 export type AskDeps = {
   em: Em;

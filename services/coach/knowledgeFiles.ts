@@ -94,7 +94,7 @@ const SEED = 'coach-knowledge';
 // default run answers from something real. An installation that has knowledge of its own is left
 // alone; a seed that was cut short (the node stopped mid-way) is resumed, and since ingesting is
 // idempotent per document, what was already stored is skipped as unchanged.
-export async function seedKnowledgeIfEmpty(
+export async function seedShippedKnowledge(
   knowledge: Pick<KnowledgeService, 'games' | 'ingest'>,
   dir: string,
   logger: Logger,

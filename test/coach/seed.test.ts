@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import type { Logger } from 'pino';
 import type { ApiNode } from '../../server/node.ts';
 import { createDatabaseIfMissing } from '../../server/db.ts';
-import { seedKnowledgeIfEmpty } from '../../services/coach/knowledgeFiles.ts';
+import { seedShippedKnowledge } from '../../services/coach/knowledgeFiles.ts';
 import type { KnowledgeService } from '../../services/coach/knowledge.ts';
 import { createSeedRuns, type SeedRuns } from '../../services/seedRuns.ts';
 import { dropDatabase } from '../databases.ts';
@@ -54,26 +54,26 @@ describe('coach knowledge: the first start\'s seed', () => {
       games: () => node.services.coachKnowledge.games(),
       ingest: (input, o) => node.services.coachKnowledge.ingest(input, { ...o, onDocument: () => stopping.abort() }),
     };
-    const interrupted = await seedKnowledgeIfEmpty(knowledge, dir, quiet, { seedRuns, signal: stopping.signal }).catch((e: Error) => e);
+    const interrupted = await seedShippedKnowledge(knowledge, dir, quiet, { seedRuns, signal: stopping.signal }).catch((e: Error) => e);
     expect(interrupted).to.be.instanceOf(Error);
     expect(await documents()).to.equal(1);
     expect(await seedRuns.state('coach-knowledge')).to.equal('started');
 
     // The knowledge base is no longer empty, yet the next start finishes the seed.
-    expect(await seedKnowledgeIfEmpty(node.services.coachKnowledge, dir, quiet, { seedRuns })).to.equal(true);
+    expect(await seedShippedKnowledge(node.services.coachKnowledge, dir, quiet, { seedRuns })).to.equal(true);
     expect(await documents()).to.equal(3);
     expect(await seedRuns.state('coach-knowledge')).to.equal('completed');
 
     // Once completed, it is done for good, even if an operator removes what it loaded.
     await node.ctx.db.orm.em.fork().execute('delete from kb_documents where game = ?', [game]);
-    expect(await seedKnowledgeIfEmpty(node.services.coachKnowledge, dir, quiet, { seedRuns })).to.equal(false);
+    expect(await seedShippedKnowledge(node.services.coachKnowledge, dir, quiet, { seedRuns })).to.equal(false);
     expect(await documents()).to.equal(0);
   });
 
   it('leaves alone an installation that has knowledge of its own and never seeded', async () => {
     await node.ctx.db.orm.em.fork().execute('delete from seed_runs');
     await node.services.coachKnowledge.ingest([{ game, title: 'Our own notes', content: '운영자가 올린 문서입니다. '.repeat(10) }]);
-    expect(await seedKnowledgeIfEmpty(node.services.coachKnowledge, dir, quiet, { seedRuns })).to.equal(false);
+    expect(await seedShippedKnowledge(node.services.coachKnowledge, dir, quiet, { seedRuns })).to.equal(false);
     expect(await documents()).to.equal(1);
     expect(await seedRuns.state('coach-knowledge')).to.equal('never');
   });
