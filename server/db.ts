@@ -92,15 +92,26 @@ function runningServerPort(databaseDir: string): number | undefined {
 }
 
 export async function createDatabaseIfMissing(url: string): Promise<void> {
-  const target = new URL(url);
-  const dbName = decodeURIComponent(target.pathname.slice(1));
+  await onMaintenanceDatabase(url, async (client, dbName) => {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [dbName]);
+    if (!rowCount) await client.query(`create database ${pg.escapeIdentifier(dbName)}`);
+  });
+}
+
+// Ends any connection still open to it: for test databases.
+export async function dropDatabase(url: string): Promise<void> {
+  await onMaintenanceDatabase(url, (client, dbName) => client.query(`drop database if exists ${pg.escapeIdentifier(dbName)} with (force)`));
+}
+
+// Databases are created and dropped from the same server's `postgres` database.
+async function onMaintenanceDatabase(url: string, run: (client: pg.Client, dbName: string) => Promise<unknown>): Promise<void> {
+  const dbName = decodeURIComponent(new URL(url).pathname.slice(1));
   const admin = new URL(url);
   admin.pathname = '/postgres';
   const client = new pg.Client({ connectionString: admin.toString() });
   await client.connect();
   try {
-    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [dbName]);
-    if (!rowCount) await client.query(`create database ${pg.escapeIdentifier(dbName)}`);
+    await run(client, dbName);
   } finally {
     await client.end();
   }

@@ -4,9 +4,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { createDatabaseIfMissing, createOrm, migrate, startEmbeddedPostgres, type EmbeddedDatabase } from '../server/db.ts';
+import { createDatabaseIfMissing, createOrm, dropDatabase, migrate, startEmbeddedPostgres, type EmbeddedDatabase } from '../server/db.ts';
 import { createLogger } from '../server/logger.ts';
-import { dropDatabase } from './databases.ts';
 import { testState } from './state.ts';
 
 let embedded: EmbeddedDatabase | undefined;

@@ -7,11 +7,10 @@ import path from 'node:path';
 import { expect } from 'chai';
 import type { Logger } from 'pino';
 import type { ApiNode } from '../../server/node.ts';
-import { createDatabaseIfMissing } from '../../server/db.ts';
+import { createDatabaseIfMissing, dropDatabase } from '../../server/db.ts';
 import { seedShippedKnowledge } from '../../services/coach/knowledgeFiles.ts';
 import type { KnowledgeService } from '../../services/coach/knowledge.ts';
 import { createSeedRuns, type SeedRuns } from '../../services/seedRuns.ts';
-import { dropDatabase } from '../databases.ts';
 import { startNode } from '../helpers.ts';
 import { testState } from '../state.ts';
 
