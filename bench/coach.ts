@@ -24,6 +24,8 @@ import { parseArgs } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
 import { loadConfig } from '../server/config.ts';
 import { startApiNode } from '../server/node.ts';
+import { moduleServices } from '../server/context.ts';
+import { coachModule } from '../modules/coach/index.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../test/fakes/openai.ts';
 import { benchApiEnv, mapLimited, percentile, registerBenchUser, type BenchUser } from './support.ts';
 
@@ -89,7 +91,7 @@ try {
   console.log(`vector index: ${Number(pgvector.n) > 0 ? 'pgvector' : 'exact (real[] + worker pool; no pgvector on this Postgres)'}; caches, answer buffer and adapter in memory (no Redis)`);
 
   let t = performance.now();
-  const ingest = await node.services.coachKnowledge.ingest(knowledge());
+  const ingest = await moduleServices(node.services, coachModule).knowledge.ingest(knowledge());
   console.log(`knowledge for "${GAME}": ${ingest.documents.map((d) => `${d.title} (${d.status}, ${d.chunks} chunks)`).join(', ')} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   t = performance.now();

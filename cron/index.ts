@@ -1,12 +1,15 @@
-// Every scheduled job, built from the services it calls. A module adds its jobs here.
+// The platform's scheduled jobs, built from the services they call. A module brings its own jobs
+// (its definition's cron); the cron process runs these and the enabled modules'.
 import type { CronJob } from '../server/cronRunner.ts';
 import type { Services } from '../server/context.ts';
 import { expirePendingPayments } from './expirePendingPayments.ts';
 import { purgeIdempotencyKeys } from './purgeIdempotencyKeys.ts';
 import { purgeMessageLogs } from './purgeMessageLogs.ts';
 import { purgeRefreshTokens } from './purgeRefreshTokens.ts';
-import { retryCoachCheckouts } from './retryCoachCheckouts.ts';
 
 export function cronJobs(services: Services): CronJob[] {
-  return [purgeRefreshTokens, purgeMessageLogs, purgeIdempotencyKeys, expirePendingPayments(services.payments), retryCoachCheckouts(services.coachSubscriptions)];
+  return [
+    purgeRefreshTokens, purgeMessageLogs, purgeIdempotencyKeys, expirePendingPayments(services.payments),
+    ...services.modules.flatMap((m) => m.def.cron?.(m.services) ?? []),
+  ];
 }

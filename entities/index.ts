@@ -1,4 +1,4 @@
-// Every entity the ORM knows about. A module adds its entities here.
+// The platform's entities. A module lists its own in its definition (entities/<module>/index.ts).
 import { CronRun } from './platform/CronRun.ts';
 import { Identity } from './identity/Identity.ts';
 import { RefreshToken } from './identity/RefreshToken.ts';
@@ -11,12 +11,6 @@ import { PaymentProduct } from './billing/PaymentProduct.ts';
 import { SandboxTransaction } from './billing/SandboxTransaction.ts';
 import { Subscription } from './billing/Subscription.ts';
 import { WebhookEvent } from './billing/WebhookEvent.ts';
-import { CoachAnswer } from './coach/CoachAnswer.ts';
-import { CoachPlan } from './coach/CoachPlan.ts';
-import { CoachProfile } from './coach/CoachProfile.ts';
-import { KbChunk } from './coach/KbChunk.ts';
-import { KbDocument } from './coach/KbDocument.ts';
-import { KbVersion } from './coach/KbVersion.ts';
 import { Notification } from './notifications/Notification.ts';
 import { NotificationDelivery } from './notifications/NotificationDelivery.ts';
 import { NotificationSetting } from './notifications/NotificationSetting.ts';
@@ -26,5 +20,4 @@ import { OfflineOutbox } from './platform/OfflineOutbox.ts';
 
 export const entities = [User, Identity, RefreshTokenFamily, RefreshToken, CronRun,
   PaymentProduct, Payment, PaymentFailure, WebhookEvent, IdempotencyKey, Subscription, SandboxTransaction,
-  Notification, NotificationDelivery, NotificationSetting, PushToken, SmsLog, OfflineOutbox,
-  CoachPlan, CoachProfile, CoachAnswer, KbDocument, KbChunk, KbVersion];
+  Notification, NotificationDelivery, NotificationSetting, PushToken, SmsLog, OfflineOutbox];

@@ -12,9 +12,9 @@ import type { AskService } from '../services/coach/ask.ts';
 import { askInput, cancelInput, resumeInput } from '../services/coach/schemas.ts';
 import { defineClientEvent, type ClientEvent } from './events.ts';
 
-export function coachEvents(opts: { ask?: () => AskService }): ClientEvent<z.ZodType>[] {
+export function coachEvents(opts: { ask: () => AskService | undefined }): ClientEvent<z.ZodType>[] {
   const service = () => {
-    const s = opts.ask?.();
+    const s = opts.ask();
     if (!s) throw unavailable('not_ready', 'The coach is not available on this node');
     return s;
   };

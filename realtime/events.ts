@@ -1,26 +1,27 @@
 // The one way a socket event is handled: per-socket rate limit, zod validation of the payload,
 // a MikroORM RequestContext for the handler, and an ack of { ok: true, ... } or
-// { ok: false, error: { code, message } }. Domain errors keep their code; others become internal_error.
+// { ok: false, error: { code, message, errors?, ...extra } }: the same toErrorBody() a REST answer is
+// built from, less the HTTP status. Domain errors keep their code; others become internal_error.
 import { RequestContext } from '@mikro-orm/core';
 import type { DefaultEventsMap, Socket } from 'socket.io';
 import type { ZodType, z } from 'zod';
-import { AppError } from '../services/errors.ts';
+import { AppError, toErrorBody, tooManyRequests, validationError, type FieldIssue } from '../services/errors.ts';
 import type { AccessClaims } from '../services/identity/tokens.ts';
-import type { RealtimeNamespace } from '../services/realtime.ts';
 import type { Orm } from '../server/db.ts';
 import type { Logger } from '../server/logger.ts';
 import type { Metrics } from '../server/metrics.ts';
 import type { Limiter } from '../services/limiter.ts';
 
 export type SocketEventDoc = {
-  namespace: RealtimeNamespace;
+  namespace: string;
   event: string;
   direction: 'client-to-server' | 'server-to-client';
   summary: string;
   schema: ZodType;
 };
 
-export type AckError = { code: string; message: string; fields?: { field: string; message: string }[] };
+// What a failed event's ack carries: toErrorBody() without the HTTP status.
+export type AckError = { code: string; message: string; errors?: FieldIssue[]; [extra: string]: unknown };
 export type Ack = (response: { ok: true; [k: string]: unknown } | { ok: false; error: AckError }) => void;
 
 export type SocketData = { auth: AccessClaims };
@@ -41,7 +42,7 @@ export function defineClientEvent<S extends ZodType>(spec: ClientEvent<S>): Clie
   return spec;
 }
 
-export function bindClientEvent<S extends ZodType>(namespace: RealtimeNamespace, socket: AppSocket, spec: ClientEvent<S>, deps: EventDeps): void {
+export function bindClientEvent<S extends ZodType>(namespace: string, socket: AppSocket, spec: ClientEvent<S>, deps: EventDeps): void {
   socket.on(spec.event, async (...args: unknown[]) => {
     // A client may emit with or without a payload before its ack callback.
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as Ack) : undefined;
@@ -49,28 +50,32 @@ export function bindClientEvent<S extends ZodType>(namespace: RealtimeNamespace,
       deps.metrics.socketEvents.inc({ namespace, event: spec.event, outcome: response.ok ? 'ok' : response.error.code });
       ack?.(response);
     };
+    const fail = (err: unknown) => reply({ ok: false, error: toAckError(err) });
     const retryAfter = await deps.eventLimiter.consume(socket.id);
     if (retryAfter !== null) {
       deps.metrics.rateLimited.inc({ scope: 'socket' });
-      return reply({ ok: false, error: { code: 'rate_limited', message: `Too many events; retry in ${retryAfter} s` } });
+      return fail(tooManyRequests('rate_limited', `Too many events; retry in ${retryAfter} s`, retryAfter));
     }
     const parsed = spec.schema.safeParse(args[0] ?? {});
     if (!parsed.success) {
-      const fields = parsed.error.issues.map((i) => ({ field: i.path.join('.') || 'payload', message: i.message }));
-      return reply({ ok: false, error: { code: 'validation_failed', message: fields.map((f) => `${f.field}: ${f.message}`).join('; '), fields } });
+      return fail(validationError(parsed.error.issues.map((i) => ({ field: i.path.join('.') || 'payload', in: 'payload', message: i.message }))));
     }
     const { auth } = socket.data;
     try {
       const result = await RequestContext.create(deps.orm.em, () => spec.handler(parsed.data, { socket, auth }));
       reply({ ok: true, ...(result ?? {}) });
     } catch (err) {
-      if (err instanceof AppError) return reply({ ok: false, error: { code: err.code, message: err.message } });
-      deps.logger.error({ err, namespace, event: spec.event }, 'socket event failed');
-      reply({ ok: false, error: { code: 'internal_error', message: 'An unexpected error occurred' } });
+      if (!(err instanceof AppError)) deps.logger.error({ err, namespace, event: spec.event }, 'socket event failed');
+      fail(err);
     }
   });
 }
 
-export function describeClientEvents(namespace: RealtimeNamespace, events: ClientEvent<ZodType>[]): SocketEventDoc[] {
+export function toAckError(err: unknown): AckError {
+  const { status: _status, ...error } = toErrorBody(err);
+  return error;
+}
+
+export function describeClientEvents(namespace: string, events: ClientEvent<ZodType>[]): SocketEventDoc[] {
   return events.map((e) => ({ namespace, event: e.event, direction: 'client-to-server', summary: e.summary, schema: e.schema }));
 }

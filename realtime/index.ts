@@ -6,51 +6,41 @@ import { Server, type DefaultEventsMap, type Namespace } from 'socket.io';
 import { createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import type { TokenService } from '../services/identity/tokens.ts';
-import { serverEvents, type RealtimeNamespace, type RealtimePort } from '../services/realtime.ts';
+import type { RealtimePort, ServerEventSpecs } from '../services/realtime.ts';
 import type { Orm } from '../server/db.ts';
 import type { Logger } from '../server/logger.ts';
 import type { Metrics } from '../server/metrics.ts';
 import { createLimiter } from '../server/rateLimits.ts';
 import { socketAuthMiddleware } from './auth.ts';
 import { bindClientEvent, describeClientEvents, type ClientEvent, type SocketData, type SocketEventDoc } from './events.ts';
-import { notificationsEvents } from './notifications.ts';
 import type { ZodType } from 'zod';
-import type { NotificationService } from '../services/notifications/notifications.ts';
-import type { AskService } from '../services/coach/ask.ts';
-import { coachEvents } from './coach.ts';
 
-// The services socket events call. A getter, because the services are built after this (they
-// publish through its port); handlers only run once connections arrive, when they exist.
-export type RealtimeServices = { notifications: NotificationService; coachAsk: AskService };
+// One namespace: what clients may emit on it and what it pushes to them. The platform's
+// /notifications is one; each app module with socket events brings its own.
+export type NamespaceSpec = { name: string; clientEvents: ClientEvent<ZodType>[]; serverEvents: ServerEventSpecs };
 
 export type RealtimeDeps = {
   orm: Orm;
   logger: Logger;
   metrics: Metrics;
   tokens: TokenService;
-  nodeId: string;
   corsOrigins: string[];
   eventsPer10s: number;
   redis?: { pub: Redis; sub: Redis; channelPrefix: string };
-  services?: () => RealtimeServices;
+  namespaces: NamespaceSpec[];
 };
 
 export const userRoom = (userId: string) => `user:${userId}`;
 export const sessionRoom = (sessionId: string) => `session:${sessionId}`;
 
-export function namespaceEvents(nodeId: string, services?: () => RealtimeServices): Record<RealtimeNamespace, ClientEvent<ZodType>[]> {
-  return { notifications: notificationsEvents({ nodeId, notifications: services && (() => services().notifications) }),
-    coach: coachEvents({ ask: services && (() => services().coachAsk) }), walk: [], chat: [] };
-}
-
 // Both directions: what a client may emit (and its ack), and what it should listen for.
-export function socketEventDocs(nodeId: string): SocketEventDoc[] {
-  const clientEvents = Object.entries(namespaceEvents(nodeId)).flatMap(([ns, events]) => describeClientEvents(ns as RealtimeNamespace, events));
-  const pushed = Object.entries(serverEvents).flatMap(([namespace, events]) =>
-    Object.entries(events as Record<string, { summary: string; schema: ZodType }>).map(([event, spec]) => ({
-      namespace: namespace as RealtimeNamespace, event, direction: 'server-to-client' as const, summary: spec.summary, schema: spec.schema,
-    })));
-  return [...clientEvents, ...pushed];
+export function socketEventDocs(namespaces: NamespaceSpec[]): SocketEventDoc[] {
+  return namespaces.flatMap((ns) => [
+    ...describeClientEvents(ns.name, ns.clientEvents),
+    ...Object.entries(ns.serverEvents).map(([event, spec]) => ({
+      namespace: ns.name, event, direction: 'server-to-client' as const, summary: spec.summary, schema: spec.schema,
+    })),
+  ]);
 }
 
 export function createRealtime(httpServer: http.Server, deps: RealtimeDeps) {
@@ -68,11 +58,9 @@ export function createRealtime(httpServer: http.Server, deps: RealtimeDeps) {
 
   const eventLimiter = createLimiter({ name: 'socket-events', points: deps.eventsPer10s, durationSeconds: 10 });
   const authenticate = socketAuthMiddleware({ tokens: deps.tokens, orm: deps.orm });
-  const namespaces = new Map<RealtimeNamespace, Namespace<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>>();
+  const namespaces = new Map<string, Namespace<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>>();
 
-  for (const [name, events] of Object.entries(namespaceEvents(deps.nodeId, deps.services)) as [RealtimeNamespace, ClientEvent<ZodType>[]][]) {
-    // A namespace is opened only once it has something to serve; coach, walk and chat come with their modules.
-    if (events.length === 0) continue;
+  for (const { name, clientEvents: events } of deps.namespaces) {
     const nsp = io.of(`/${name}`);
     nsp.use(authenticate);
     nsp.on('connection', (socket) => {
@@ -110,7 +98,7 @@ export function createRealtime(httpServer: http.Server, deps: RealtimeDeps) {
   return {
     io,
     port,
-    namespace: (name: RealtimeNamespace) => namespaces.get(name),
+    namespace: (name: string) => namespaces.get(name),
     // Closes every socket on this node; the HTTP server is closed by its owner.
     close: () => new Promise<void>((resolve) => {
       io.local.disconnectSockets(true);

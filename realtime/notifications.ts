@@ -8,7 +8,7 @@ import { syncPayload } from '../services/notifications/schemas.ts';
 import { defineClientEvent, type ClientEvent } from './events.ts';
 
 // The service arrives as a getter: sockets are set up before the services that publish through them.
-export function notificationsEvents(opts: { nodeId: string; notifications?: () => NotificationService }): ClientEvent<z.ZodType>[] {
+export function notificationsEvents(opts: { nodeId: string; notifications?: () => NotificationService | undefined }): ClientEvent<z.ZodType>[] {
   const whoami = defineClientEvent({
     event: 'whoami',
     summary: 'Which user, session and node this socket is connected to (useful after a reconnect).',

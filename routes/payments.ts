@@ -1,20 +1,11 @@
-// /payments: products, orders, the Toss confirm callback, and refunds (admin).
+// /payments: products, orders, the Toss confirm callback, and refunds (admin). The mutating routes
+// are `idempotent`: the route layer requires and honours an Idempotency-Key.
 import { z } from 'zod';
-import type { Api, RouteResult } from '../server/http/route.ts';
-import { withIdempotency } from '../services/billing/idempotency.ts';
+import type { Api } from '../server/http/route.ts';
 import type { PaymentService } from '../services/billing/payments.ts';
 import { createOrderBody, orderDto, productDto, refundBody, tossConfirmBody } from '../services/billing/schemas.ts';
-import type { Em } from '../services/transaction.ts';
 
-const IDEMPOTENT = 'Requires an Idempotency-Key header: a retry with the same key replays the first response; the same key with other parameters is a 409.';
-
-export function paymentRoutes(api: Api, deps: { payments: PaymentService; em: Em }): void {
-  const replay = (r: { status: number; body: unknown; replayed: boolean }): RouteResult => ({
-    status: r.status,
-    body: r.body,
-    headers: r.replayed ? { 'Idempotent-Replayed': 'true' } : {},
-  });
-
+export function paymentRoutes(api: Api, deps: { payments: PaymentService }): void {
   api.route({
     method: 'get', path: '/payments/products', summary: 'Products on sale, by module', tags: ['payments'], auth: 'none',
     query: z.object({ module: z.string().max(20).optional() }),
@@ -23,14 +14,10 @@ export function paymentRoutes(api: Api, deps: { payments: PaymentService; em: Em
   });
 
   api.route({
-    method: 'post', path: '/payments/orders', summary: `Create an order for a product (the price is the product's). ${IDEMPOTENT}`, tags: ['payments'],
-    auth: 'user', body: createOrderBody,
+    method: 'post', path: '/payments/orders', summary: "Create an order for a product (the price is the product's)", tags: ['payments'],
+    auth: 'user', body: createOrderBody, idempotent: true,
     responses: { 201: { description: 'Pending order with what the client needs to open the checkout', schema: orderDto }, 409: { description: 'Idempotency-Key reused with other parameters' } },
-    handler: async ({ auth, body, ctx }) =>
-      replay(await withIdempotency(deps.em, { userId: auth.userId, key: ctx.get('idempotency-key') || undefined, scope: 'POST /payments/orders', request: body }, async () => ({
-        status: 201,
-        body: await deps.payments.createOrder(auth.userId, body),
-      }))),
+    handler: async ({ auth, body }) => ({ status: 201, body: await deps.payments.createOrder(auth.userId, body) }),
   });
 
   api.route({
@@ -42,30 +29,21 @@ export function paymentRoutes(api: Api, deps: { payments: PaymentService; em: Em
 
   api.route({
     method: 'post', path: '/payments/toss/confirm',
-    summary: `Confirm a Toss Payments payment after the widget's success redirect; the amount must match the order. ${IDEMPOTENT}`,
-    tags: ['payments'], auth: 'user', body: tossConfirmBody,
+    summary: "Confirm a Toss Payments payment after the widget's success redirect; the amount must match the order",
+    tags: ['payments'], auth: 'user', body: tossConfirmBody, idempotent: true,
     responses: {
       200: { description: 'The paid order', schema: orderDto },
       402: { description: 'The provider refused the payment' },
       503: { description: 'The provider could not be reached' },
     },
-    handler: async ({ auth, body, ctx }) =>
-      replay(await withIdempotency(deps.em, { userId: auth.userId, key: ctx.get('idempotency-key') || undefined, scope: 'POST /payments/toss/confirm', request: body }, async () => ({
-        status: 200,
-        body: await deps.payments.confirmToss(auth.userId, body),
-      }))),
+    handler: async ({ auth, body }) => ({ body: await deps.payments.confirmToss(auth.userId, body) }),
   });
 
   api.route({
-    method: 'post', path: '/admin/payments/:orderId/refund', summary: `Refund a paid order, fully or partly (admin). ${IDEMPOTENT}`,
-    tags: ['payments', 'admin'], auth: 'admin', params: z.object({ orderId: z.string().min(1).max(64) }), body: refundBody,
+    method: 'post', path: '/admin/payments/:orderId/refund', summary: 'Refund a paid order, fully or partly (admin)',
+    tags: ['payments', 'admin'], auth: 'admin', params: z.object({ orderId: z.string().min(1).max(64) }), body: refundBody, idempotent: true,
     responses: { 200: { description: 'The order after the refund', schema: orderDto }, 409: { description: 'Not paid, or Idempotency-Key reused' } },
-    handler: async ({ auth, params, body, ctx }) => {
-      const key = ctx.get('idempotency-key') || undefined;
-      return replay(await withIdempotency(deps.em, { userId: auth.userId, key, scope: `POST /admin/payments/${params.orderId}/refund`, request: body }, async () => ({
-        status: 200,
-        body: await deps.payments.refund(params.orderId, body, key!),
-      })));
-    },
+    // The provider gets our key too, so a refund it already made is not made twice.
+    handler: async ({ params, body, idempotencyKey }) => ({ body: await deps.payments.refund(params.orderId, body, idempotencyKey) }),
   });
 }

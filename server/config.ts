@@ -1,26 +1,19 @@
 // Every environment variable the server reads is declared here, parsed once, and validated.
 // A bad value stops the process at start with the variable's name, never later at first use.
 import os from 'node:os';
-import { z } from 'zod';
+import { z, type ZodObject } from 'zod';
+import { booleanFlag, durationSeconds, jsonEnv, list } from './env.ts';
 import { loadServiceAccount } from '../integrations/push/serviceAccount.ts';
 import { parsePersonalDataKey } from '../services/crypto/personalData.ts';
 import { bulkheadsSchema } from '../services/llm/bulkhead.ts';
 import { priceTableSchema } from '../services/llm/pricing.ts';
+import type { AnyModule } from './module.ts';
+import { modules as allModules } from '../modules/index.ts';
 
 const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789abcdef';
 const DEV_URL_SIGNING_SECRET = 'dev-only-url-signing-secret-change-me';
 const DEV_PERSONAL_DATA_KEY = 'ZGV2LW9ubHktcGVyc29uYWwtZGF0YS1rZXktMzJieXQ=';
 const DEV_EMAIL_ENC_KEY = 'ZGV2LW9ubHktZW1haWwtZW5jcnlwdGlvbi1rZXktMzI=';
-
-const booleanFlag = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
-
-const durationSeconds = z.coerce.number().int().positive();
-
-const list = z
-  .string()
-  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -70,6 +63,8 @@ const envSchema = z.object({
   OAUTH_OFFLINE: booleanFlag.optional(),
 
   CRON_ENABLED_JOBS: list.optional(),
+  // The app modules this process serves (default: every module in modules/index.ts).
+  MODULES: list.optional(),
 
   // --- LLM gateway (integrations/llm, services/llm): without OPENAI_API_KEY the OFFLINE driver runs, refused in production
   OPENAI_API_KEY: z.string().min(1).optional(),
@@ -122,7 +117,8 @@ const envSchema = z.object({
   // The Authorization header value set in RevenueCat's dashboard, and/or the HMAC secret of X-RevenueCat-Signature.
   REVENUECAT_WEBHOOK_AUTH: z.string().min(1).optional(),
   REVENUECAT_WEBHOOK_SECRET: z.string().min(1).optional(),
-  REVENUECAT_MODULE: z.string().default('coach'),
+  // The module RevenueCat subscriptions belong to; needed only when several enabled modules sell through RevenueCat.
+  REVENUECAT_MODULE: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'a module name').optional(),
 
   // --- object storage (integrations/storage): `local` is the OFFLINE driver, refused in production
   STORAGE_DRIVER: z.enum(['local', 's3']).default('local'),
@@ -165,48 +161,10 @@ const envSchema = z.object({
   // Pushes of one notification type to one user per hour; the rest are skipped (inbox and sockets still get them).
   NOTIFY_PUSH_PER_TYPE_PER_HOUR: z.coerce.number().int().positive().default(20),
 
-  // --- coach answers (services/coach/ask.ts): how long a generation may run, and how long its
-  // deltas stay buffered for clients that reconnect (after that, finished answers come from Postgres)
-  COACH_MAX_ANSWER_SECONDS: z.coerce.number().int().min(5).max(600).default(120),
-  COACH_ANSWER_BUFFER_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
-
-  // --- coach: answer caches (services/coach/answerCache.ts), Redis when REDIS_URL is set
-  // Cosine similarity for reusing an earlier answer in the same scope. Unset: 0.97 on the offline
-  // n-gram embedder (lexical: one swapped word in a long question still scores ~0.96), 0.92 on OpenAI text-embedding-3-*.
-  COACH_SEMANTIC_THRESHOLD: z.coerce.number().gt(0).max(1).optional(),
-  COACH_EXACT_TTL_SECONDS: durationSeconds.default(300),
-  COACH_SEMANTIC_TTL_SECONDS: durationSeconds.default(24 * 60 * 60),
-  COACH_SEMANTIC_MAX_PER_SCOPE: z.coerce.number().int().min(1).max(10_000).default(100),
-
-  // --- coach subscriptions (RevenueCat Web Billing) and email encryption at rest
+  // --- users' emails at rest (services/identity/emails.ts)
   // 32 bytes (64 hex characters or base64, e.g. Fernet-style urlsafe base64): keys users' email hash and ciphertext.
   EMAIL_ENC_KEY: z.string().default(DEV_EMAIL_ENC_KEY).refine((v) => parsePersonalDataKey(v) !== undefined, 'must be 32 bytes: 64 hex characters or base64'),
-  // The Web Purchase Link of the coach offering (https://pay.rev.cat/<token>); the App User ID is appended.
-  // Without it (or without REVENUECAT_API_KEY) checkouts run on the OFFLINE sandbox page, refused in production.
-  REVENUECAT_PURCHASE_LINK_URL: z.url().optional(),
-  // RevenueCat API v2 (cancelling Web Billing subscriptions at period end): project id and a v2 secret key.
-  REVENUECAT_PROJECT_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a RevenueCat project id').optional(),
-  REVENUECAT_V2_API_KEY: z.string().min(1).optional(),
-  // {"<store product id>": "basic" | "basic_special"} and {"<entitlement id>": tier}: what a purchase is worth.
-  COACH_PRODUCT_TIERS_JSON: jsonEnv(z.record(z.string(), z.enum(['basic', 'basic_special']))).optional(),
-  COACH_ENTITLEMENT_TIERS_JSON: jsonEnv(z.record(z.string(), z.enum(['basic', 'basic_special']))).optional(),
-  // {"basic": "<package id>", …}: the package the purchase link pre-selects for a tier.
-  COACH_TIER_PACKAGES_JSON: jsonEnv(z.object({ basic: z.string().min(1), basic_special: z.string().min(1) })).optional(),
-  // A checkout that could not be created is retried this often, at most this many times.
-  COACH_CHECKOUT_RETRY_HOURS: z.coerce.number().positive().max(168).default(6),
-  COACH_CHECKOUT_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
 
-  // --- coach: knowledge base and prompts (services/coach/knowledge.ts, vectorIndex.ts, prompts.ts)
-  // auto: pgvector where `create extension vector` succeeds, else exact top-k over real[] in the worker pool.
-  COACH_VECTOR_INDEX: z.enum(['auto', 'pgvector', 'exact']).default('auto'),
-  // pgvector's hnsw.ef_search: candidates per query (higher: better recall, slower).
-  COACH_PGVECTOR_EF_SEARCH: z.coerce.number().int().min(1).max(1000).default(100),
-  // Chunks longer than this many tokens are summarised by the LLM before they are stored (seed 001).
-  COACH_KB_SUMMARIZE_ABOVE_TOKENS: z.coerce.number().int().min(100).max(8000).default(1200),
-  // The knowledge `npm start` ingests when the knowledge base is empty; false skips it.
-  COACH_KB_SEED_DIR: z.string().default('data/knowledge'),
-  COACH_KB_SEED_ON_START: booleanFlag.default(true),
-  COACH_TEMPLATES_DIR: z.string().default('templates/coach'),
 });
 
 export type Config = ReturnType<typeof buildConfig>;
@@ -215,17 +173,30 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(stripEmpty(env));
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`Invalid environment:\n${lines.join('\n')}`);
+// `modules` is the module list (modules/index.ts); each enabled module's variables are parsed with
+// its own schema, and every problem — platform's or a module's — is reported in one refusal.
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, modules: AnyModule[] = allModules): Config {
+  const vars = stripEmpty(env);
+  const parsed = envSchema.safeParse(vars);
+  const lines = parsed.success ? [] : parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  const requested = parsed.success ? parsed.data.MODULES : undefined;
+  const unknown = (requested ?? []).filter((name) => !modules.some((m) => m.name === name));
+  if (unknown.length > 0) lines.push(`  MODULES: no module named ${unknown.join(', ')} (known: ${modules.map((m) => m.name).join(', ') || 'none'})`);
+  const enabled = requested ? modules.filter((m) => requested.includes(m.name)) : modules;
+  const moduleConfigs: Record<string, unknown> = {};
+  for (const m of enabled) {
+    if (!m.config) continue;
+    const result = (m.config as ZodObject).safeParse(vars);
+    if (result.success) moduleConfigs[m.name] = result.data;
+    else lines.push(...result.error.issues.map((i: { path: PropertyKey[]; message: string }) => `  ${i.path.join('.')}: ${i.message}`));
   }
-  const config = buildConfig(parsed.data);
+  if (!parsed.success || lines.length > 0) throw new ConfigError(`Invalid environment:\n${lines.join('\n')}`);
+  const config = { ...buildConfig(parsed.data), modules: moduleConfigs };
+  const checks = enabled.map((m) => m.checkConfig?.(moduleConfigs[m.name] as never, config) ?? {});
   // Every incomplete area is reported at once, so an operator fixes them in one pass.
-  const incomplete = [...incompleteStorage(config), ...incompletePayments(config), ...incompleteNotifications(config)];
+  const incomplete = [...incompleteStorage(config), ...incompletePayments(config), ...incompleteNotifications(config), ...checks.flatMap((c) => c.incomplete ?? [])];
   if (incomplete.length > 0) throw new ConfigError(`Invalid environment:\n  ${incomplete.join('\n  ')}`);
-  refuseUnsafeProduction(config);
+  refuseUnsafeProduction(config, checks.flatMap((c) => c.production ?? []));
   return config;
 }
 
@@ -247,18 +218,15 @@ function buildConfig(env: z.infer<typeof envSchema>) {
     pushOffline: !env.FCM_SERVICE_ACCOUNT_JSON && !env.FCM_SERVICE_ACCOUNT_FILE,
     smsOffline: !env.COOLSMS_API_KEY,
     personalDataKey: parsePersonalDataKey(env.PERSONAL_DATA_KEY)!,
-    coachSemanticThreshold: env.COACH_SEMANTIC_THRESHOLD ?? (env.LLM_OFFLINE === true || !env.OPENAI_API_KEY ? 0.97 : 0.92),
     emailEncKey: parsePersonalDataKey(env.EMAIL_ENC_KEY)!,
-    coachCheckoutOffline: !env.REVENUECAT_API_KEY || !env.REVENUECAT_PURCHASE_LINK_URL,
-    coachProductTiers: env.COACH_PRODUCT_TIERS_JSON ?? { coach_basic_monthly: 'basic', coach_basic_special_monthly: 'basic_special' },
-    coachEntitlementTiers: env.COACH_ENTITLEMENT_TIERS_JSON ?? { basic: 'basic', basic_special: 'basic_special' },
-    coachTierPackages: env.COACH_TIER_PACKAGES_JSON ?? { basic: 'coach_basic_monthly', basic_special: 'coach_basic_special_monthly' },
+    // Each enabled module's own variables, parsed with its schema (keyed by module name).
+    modules: {} as Record<string, unknown>,
   };
 }
 
 // Production must never run on secrets committed to this repository or on offline drivers
 // that fake a provider; both would be silent security holes, so they fail at once.
-function refuseUnsafeProduction(config: Config): void {
+function refuseUnsafeProduction(config: Config, moduleProblems: string[]): void {
   if (!config.isProduction) return;
   const problems: string[] = [];
   if (config.JWT_SECRET === DEV_JWT_SECRET) problems.push('JWT_SECRET: the development default cannot be used in production');
@@ -277,11 +245,9 @@ function refuseUnsafeProduction(config: Config): void {
   }
   if (config.PERSONAL_DATA_KEY === DEV_PERSONAL_DATA_KEY) problems.push('PERSONAL_DATA_KEY: the development default cannot be used in production');
   if (config.EMAIL_ENC_KEY === DEV_EMAIL_ENC_KEY) problems.push('EMAIL_ENC_KEY: the development default cannot be used in production');
-  if (config.coachCheckoutOffline) {
-    problems.push('REVENUECAT_PURCHASE_LINK_URL: set it with REVENUECAT_API_KEY (the offline coach checkout sandbox is refused in production)');
-  }
   if (config.pushOffline) problems.push('FCM_SERVICE_ACCOUNT_JSON: set it or FCM_SERVICE_ACCOUNT_FILE (the offline push outbox is refused in production)');
   if (config.smsOffline) problems.push('COOLSMS_API_KEY: set it with COOLSMS_API_SECRET and COOLSMS_SENDER (the offline SMS outbox is refused in production)');
+  problems.push(...moduleProblems);
   if (problems.length > 0) throw new ConfigError(`Refusing to start in production:\n  ${problems.join('\n  ')}`);
 }
 
@@ -344,17 +310,3 @@ function isValidTimeZone(zone: string): boolean {
   }
 }
 
-// A JSON document in one variable, checked against its schema; a syntax error names the variable too.
-function jsonEnv<T extends z.ZodType>(schema: T) {
-  return z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(schema);
-}

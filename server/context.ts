@@ -2,17 +2,17 @@
 // No module reaches back here for a global; everything arrives as an argument.
 import { Redis } from 'ioredis';
 import type { Config } from './config.ts';
-import { openConfiguredDatabase, type Database } from './db.ts';
+import { openConfiguredDatabase, refuseUnhandledProducts, type Database } from './db.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createLimiter } from './rateLimits.ts';
 import { createWorkerPool } from '../workers/pool.ts';
 import { createTokenService, type TokenService } from '../services/identity/tokens.ts';
-import { createTimeFormatter, type TimeFormatter } from '../services/time.ts';
+import { createTimeFormatter, systemClock, type Clock, type TimeFormatter } from '../services/time.ts';
 import { createAuthService } from '../services/identity/auth.ts';
 import { createUserService } from '../services/identity/users.ts';
 import { oauthRegistry, type OAuthVerifier } from '../services/identity/oauth.ts';
-import type { RealtimePort } from '../services/realtime.ts';
+import { namespacePort, type RealtimePort } from '../services/realtime.ts';
 import { createLocalInvalidationBus, type InvalidationBus } from '../services/invalidation.ts';
 import { createUserCache } from '../services/identity/userCache.ts';
 import { createRedisInvalidationBus } from './invalidationBus.ts';
@@ -36,25 +36,16 @@ import { createPortOneProvider } from '../integrations/payments/portone.ts';
 import { createOfflineRevenueCatClient, createRevenueCatClient, type RevenueCatClient } from '../integrations/payments/revenuecat.ts';
 import { createSandboxProvider } from '../integrations/payments/sandbox.ts';
 import { createTossProvider } from '../integrations/payments/toss.ts';
-import { createPaymentService } from '../services/billing/payments.ts';
-import { createSubscriptionService } from '../services/billing/subscriptions.ts';
+import { createPaymentService, type PaymentHandlers } from '../services/billing/payments.ts';
+import { createSubscriptionService, type SubscriptionChanged } from '../services/billing/subscriptions.ts';
 import { createWebhookService } from '../services/billing/webhooks.ts';
 import type { ObjectStorage } from '../integrations/storage/index.ts';
 import { createLocalStorage, type LocalObjectStorage } from '../integrations/storage/local.ts';
 import { createS3Storage } from '../integrations/storage/s3.ts';
 import { createEmailCipher, sealLegacyEmails, type EmailCipher } from '../services/identity/emails.ts';
-import { createOfflineRevenueCatCheckout, createRevenueCatCheckout, type RevenueCatCheckout } from '../integrations/payments/revenuecatCheckout.ts';
-import { createCoachSubscriptionService } from '../services/coach/subscriptions.ts';
-import { createCoachStatsService } from '../services/coach/stats.ts';
-import { createQuotaService } from '../services/coach/quota.ts';
-import { createAnswerCache } from '../services/coach/answerCache.ts';
-import { createAskService } from '../services/coach/ask.ts';
-import { createMemoryAnswerBuffer, createRedisAnswerBuffer } from '../services/coach/answerBuffer.ts';
-import { createHistoryService } from '../services/coach/history.ts';
-import { createPlanService } from '../services/coach/plans.ts';
-import { createKnowledgeService } from '../services/coach/knowledge.ts';
-import { createPromptService } from '../services/coach/prompts.ts';
-import { createVectorIndex } from '../services/coach/vectorIndex.ts';
+import { checkModules, enabledModules, ModuleError, type AnyModule, type ModulePlatform, type ModuleNotifyInput } from './module.ts';
+import { modules as listedModules } from '../modules/index.ts';
+import type { NotificationService } from '../services/notifications/notifications.ts';
 
 export type RedisClients = { client: Redis; pub: Redis; sub: Redis };
 
@@ -74,25 +65,40 @@ export type AppContext = {
   push: PushProvider;
   sms: SmsProvider;
   personalData: PersonalDataCipher;
-  // The LLM gateway: each app module takes its own handle, llm.forModule('coach').
+  // The LLM gateway: each app module gets its own handle (its own bulkhead), llm.forModule(name).
   llm: LlmGateway;
+  clock: Clock;
+  // Every listed module (their schema and reference data), and the ones this process serves (MODULES).
+  allModules: AnyModule[];
+  modules: AnyModule[];
   storage: ObjectStorage;
   // The same object as `storage` while it runs on the offline local driver, whose URLs this server serves.
   localStorageDriver?: LocalObjectStorage;
   paymentProviders: Map<PaymentProviderName, PaymentProvider>;
   revenuecat: RevenueCatClient;
-  // Users' emails at rest (EMAIL_ENC_KEY), and coach checkouts on RevenueCat Web Billing (offline sandbox in development).
+  // Users' emails at rest (EMAIL_ENC_KEY).
   emails: EmailCipher;
-  coachCheckout: RevenueCatCheckout;
   // This node's own base URL, known once it listens (node.ts sets it): the sandbox provider posts its webhooks there.
   urls: { self: string };
   close: () => Promise<void>;
 };
 
-export async function createContext(config: Config, opts: { logger?: Logger } = {}): Promise<AppContext> {
+// `acceptsPayments: false` is for command line tools, which never complete a payment.
+export async function createContext(config: Config, opts: { logger?: Logger; modules?: AnyModule[]; clock?: Clock; acceptsPayments?: boolean } = {}): Promise<AppContext> {
+  const allModules = opts.modules ?? listedModules;
+  checkModules(allModules);
+  const modules = enabledModules(allModules, config);
   const logger = opts.logger ?? createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY, nodeId: config.NODE_ID });
   const metrics = createMetrics({ nodeId: config.NODE_ID });
-  const db = await openConfiguredDatabase(config, logger);
+  const db = await openConfiguredDatabase(config, logger, { modules: allModules });
+  if (opts.acceptsPayments !== false) {
+    try {
+      await refuseUnhandledProducts(db.orm, allModules);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
   const redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, logger) : undefined;
   const redisBus = redis ? createRedisInvalidationBus({ client: redis.client, prefix: config.REDIS_KEY_PREFIX, logger }) : undefined;
   const pool = createWorkerPool({
@@ -100,6 +106,7 @@ export async function createContext(config: Config, opts: { logger?: Logger } = 
     maxQueue: config.WORKER_MAX_QUEUE,
     taskTimeoutMs: config.WORKER_TASK_TIMEOUT_MS,
     onError: (err) => logger.error({ err }, 'worker pool error'),
+    tasks: modules.flatMap((m) => m.workerTasks ?? []),
   });
   metrics.watchWorkerPool(() => pool.stats());
 
@@ -136,10 +143,12 @@ export async function createContext(config: Config, opts: { logger?: Logger } = 
     push,
     sms,
     personalData: createPersonalDataCipher(config.personalDataKey),
-    llm: createConfiguredLlm(config, { logger, registry: metrics.registry }),
+    llm: createConfiguredLlm(config, { logger, registry: metrics.registry, bulkheads: Object.fromEntries(modules.flatMap((m) => (m.llmBulkhead ? [[m.name, m.llmBulkhead]] : []))) }),
+    clock: opts.clock ?? systemClock,
+    allModules,
+    modules,
     ...createPaymentProviders(config, db, urls),
     emails,
-    coachCheckout: createCoachCheckout(config, urls, logger),
     urls,
     storage,
     localStorageDriver,
@@ -229,32 +238,11 @@ function createPaymentProviders(config: Config, db: Database, urls: { self: stri
   return { paymentProviders, revenuecat };
 }
 
-function createCoachCheckout(config: Config, urls: { self: string }, logger: Logger): RevenueCatCheckout {
-  if (!config.coachCheckoutOffline) {
-    return createRevenueCatCheckout({
-      apiKey: config.REVENUECAT_API_KEY!,
-      baseUrl: config.REVENUECAT_BASE_URL,
-      purchaseLinkUrl: config.REVENUECAT_PURCHASE_LINK_URL!,
-      tierPackages: config.coachTierPackages,
-      timeoutMs: config.PAYMENTS_TIMEOUT_MS,
-      v2: config.REVENUECAT_PROJECT_ID && config.REVENUECAT_V2_API_KEY ? { projectId: config.REVENUECAT_PROJECT_ID, apiKey: config.REVENUECAT_V2_API_KEY } : undefined,
-    });
-  }
-  logger.warn('coach checkouts run on the OFFLINE sandbox page (set REVENUECAT_API_KEY and REVENUECAT_PURCHASE_LINK_URL for RevenueCat Web Billing)');
-  return createOfflineRevenueCatCheckout({
-    publicUrl: () => config.PUBLIC_URL ?? urls.self,
-    webhookUrl: () => `${urls.self}/webhooks/revenuecat`,
-    webhookSecret: revenueCatWebhookSecret(config)!,
-    webhookAuthorization: config.REVENUECAT_WEBHOOK_AUTH,
-    productForTier: (tier) => Object.entries(config.coachProductTiers).find(([, t]) => t === tier)?.[0] ?? `coach_${tier}_monthly`,
-  });
-}
-
-// The HMAC secret RevenueCat webhooks are checked with. While coach checkouts run offline and none
-// is configured, the sandbox signs its RevenueCat-format webhooks with one derived from
-// URL_SIGNING_SECRET, as the payment sandbox does.
+// The HMAC secret RevenueCat webhooks are checked with. Without RevenueCat (the offline client) and
+// with none configured, a module's offline checkout signs its RevenueCat-format webhooks with one
+// derived from URL_SIGNING_SECRET, as the payment sandbox does.
 export function revenueCatWebhookSecret(config: Config): string | undefined {
-  if (config.REVENUECAT_WEBHOOK_SECRET || !config.coachCheckoutOffline) return config.REVENUECAT_WEBHOOK_SECRET;
+  if (config.REVENUECAT_WEBHOOK_SECRET || config.REVENUECAT_API_KEY || !config.paymentsSandbox) return config.REVENUECAT_WEBHOOK_SECRET;
   return crypto.createHmac('sha256', config.URL_SIGNING_SECRET).update('sandbox-revenuecat-webhooks').digest('hex');
 }
 
@@ -263,9 +251,27 @@ export function sandboxWebhookSecret(urlSigningSecret: string): string {
   return `whsec_${crypto.createHmac('sha256', urlSigningSecret).update('sandbox-payment-webhooks').digest('base64')}`;
 }
 
-// Services are built once the realtime port exists, since they publish through it.
+// Services are built once the realtime port exists, since they publish through it: the platform's
+// first, then each enabled module's from the platform pieces it is given.
 export function createServices(ctx: AppContext, realtime: RealtimePort) {
   const em = ctx.db.orm.em;
+  // Filled below; payment and subscription handlers reach a module's services through it.
+  const moduleServices = new Map<string, unknown>();
+  const servicesOf = (name: string) => moduleServices.get(name);
+  const served = new Set(ctx.modules.map((m) => m.name));
+
+  const paymentHandlers = new Map<string, PaymentHandlers | 'not_served'>();
+  for (const m of ctx.allModules) {
+    if (!m.payments) continue;
+    const h = m.payments;
+    paymentHandlers.set(m.name, served.has(m.name)
+      ? {
+        onPaid: (tx, p) => h.onPaid(servicesOf(m.name), tx, p),
+        onRefunded: h.onRefunded && ((tx, p, amount) => h.onRefunded!(servicesOf(m.name), tx, p, amount)),
+        onExpired: h.onExpired && ((tx, p) => h.onExpired!(servicesOf(m.name), tx, p)),
+      }
+      : 'not_served');
+  }
   const payments = createPaymentService({
     em,
     providers: ctx.paymentProviders,
@@ -273,8 +279,9 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
     time: ctx.time,
     logger: ctx.logger,
     pendingTtlMinutes: ctx.config.PAYMENT_PENDING_TTL_MINUTES,
+    handlers: paymentHandlers,
   });
-  const subscriptions = createSubscriptionService({ revenuecat: ctx.revenuecat, module: ctx.config.REVENUECAT_MODULE, logger: ctx.logger });
+  const subscriptions = createSubscriptionService({ revenuecat: ctx.revenuecat, revenuecatModule: revenueCatOwner(ctx, served, servicesOf), logger: ctx.logger });
   const userCache = createUserCache({ em, bus: ctx.invalidation, ttlMs: 30_000, maxEntries: 50_000 });
   const sms = createSmsService({ em, provider: ctx.sms, cipher: ctx.personalData, logger: ctx.logger });
   const notifications = createNotificationService({
@@ -289,71 +296,13 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
     logger: ctx.logger,
     defaultTimeZone: ctx.config.TIME_ZONE,
   });
-  const coachQuota = createQuotaService({ em, registry: ctx.metrics.registry, time: ctx.time });
-  const coachCache = createAnswerCache({
-    threshold: ctx.config.coachSemanticThreshold,
-    exactTtlSeconds: ctx.config.COACH_EXACT_TTL_SECONDS,
-    semanticTtlSeconds: ctx.config.COACH_SEMANTIC_TTL_SECONDS,
-    maxPerScope: ctx.config.COACH_SEMANTIC_MAX_PER_SCOPE,
-    embeddingModel: ctx.config.llmOffline ? 'offline' : ctx.config.LLM_EMBEDDING_MODEL,
-    redis: ctx.redis?.client,
-    keyPrefix: ctx.config.REDIS_KEY_PREFIX,
-    logger: ctx.logger,
-  });
-  const coachKnowledge = createKnowledgeService({
-    em,
-    llm: ctx.llm.forModule('coach'),
-    index: createVectorIndex({ em, pool: ctx.pool, logger: ctx.logger, mode: ctx.config.COACH_VECTOR_INDEX, efSearch: ctx.config.COACH_PGVECTOR_EF_SEARCH }),
-    logger: ctx.logger,
-    summarizeAboveTokens: ctx.config.COACH_KB_SUMMARIZE_ABOVE_TOKENS,
-    // Re-ingesting a game drops its cached answers (the cache key's kbVersion already keeps them from being served).
-    onGameChanged: (game) => void coachCache.invalidateGame(game).catch((err) => ctx.logger.warn({ err, game }, 'coach cache not invalidated')),
-  });
-  const coachPrompts = createPromptService({ dir: ctx.config.COACH_TEMPLATES_DIR });
-  const coachAsk = createAskService({
-    em,
-    plans: createPlanService({ em }),
-    knowledge: coachKnowledge,
-    prompts: coachPrompts,
-    quota: coachQuota,
-    cache: coachCache,
-    llm: ctx.llm,
-    buffer: ctx.redis
-      ? createRedisAnswerBuffer({ redis: ctx.redis.client, prefix: ctx.config.REDIS_KEY_PREFIX, ttlSeconds: ctx.config.COACH_ANSWER_BUFFER_SECONDS })
-      : createMemoryAnswerBuffer({ ttlMs: ctx.config.COACH_ANSWER_BUFFER_SECONDS * 1000 }),
-    realtime,
-    bus: ctx.invalidation,
-    time: ctx.time,
-    logger: ctx.logger,
-    maxAnswerSeconds: ctx.config.COACH_MAX_ANSWER_SECONDS,
-  });
-  return {
-    coachQuota,
-    coachCache,
-    coachKnowledge,
-    coachPrompts,
-    coachAsk,
-    coachHistory: createHistoryService({ em, time: ctx.time }),
+  const platform = {
     auth: createAuthService({ em, tokens: ctx.tokens, realtime, time: ctx.time, oauth: oauthRegistry(ctx.oauthVerifiers), emails: ctx.emails, logger: ctx.logger }),
     users: createUserService({ em, time: ctx.time, realtime, cache: userCache, emails: ctx.emails }),
     sms,
     notifications,
     payments,
     subscriptions,
-    coachSubscriptions: createCoachSubscriptionService({
-      em,
-      subscriptions,
-      checkout: ctx.coachCheckout,
-      notify: notifications.notify,
-      productTiers: ctx.config.coachProductTiers,
-      entitlementTiers: ctx.config.coachEntitlementTiers,
-      retryHours: ctx.config.COACH_CHECKOUT_RETRY_HOURS,
-      maxRetries: ctx.config.COACH_CHECKOUT_MAX_RETRIES,
-      registry: ctx.metrics.registry,
-      time: ctx.time,
-      logger: ctx.logger,
-    }),
-    coachStats: createCoachStatsService({ em, timeZone: ctx.config.TIME_ZONE }),
     webhooks: createWebhookService({
       em,
       payments,
@@ -367,9 +316,83 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
       },
     }),
   };
+
+  const modules = ctx.modules.map((def) => {
+    const handle = modulePlatform(ctx, def, { realtime, payments, subscriptions, notifications, sms });
+    const services: unknown = def.createServices(handle, ctx.config.modules[def.name] as never);
+    moduleServices.set(def.name, services);
+    return { def, services, platform: handle };
+  });
+  return { ...platform, modules };
 }
 
 export type Services = ReturnType<typeof createServices>;
+export type ModuleRuntime = Services['modules'][number];
+
+// A module's services, typed by its definition: `moduleServices(node.services, myModule)`.
+export function moduleServices<S>(services: Services, def: { name: string; createServices: (...args: never[]) => S }): S {
+  const runtime = services.modules.find((m) => m.def.name === def.name);
+  if (!runtime) throw new ModuleError(`module ${def.name} is not enabled on this node (MODULES)`);
+  return runtime.services as S;
+}
+
+function modulePlatform(
+  ctx: AppContext,
+  def: AnyModule,
+  shared: Pick<ModulePlatform, 'payments' | 'subscriptions' | 'notifications' | 'sms'> & { realtime: RealtimePort },
+): ModulePlatform {
+  const types = def.notificationTypes ?? {};
+  const notifications: NotificationService = shared.notifications;
+  return {
+    module: def.name,
+    config: ctx.config,
+    logger: ctx.logger.child({ module: def.name }),
+    metrics: ctx.metrics,
+    clock: ctx.clock,
+    time: ctx.time,
+    em: ctx.db.orm.em,
+    redis: ctx.redis,
+    redisKeyPrefix: `${ctx.config.REDIS_KEY_PREFIX}:${def.name}`,
+    bus: ctx.invalidation,
+    llm: ctx.llm.forModule(def.name),
+    llmGateway: ctx.llm,
+    storage: ctx.storage,
+    payments: shared.payments,
+    subscriptions: shared.subscriptions,
+    revenuecat: ctx.revenuecat,
+    notify: (userId: string, input: ModuleNotifyInput) => {
+      const spec = types[input.type];
+      // A programming error, loud where it is made: every type a module sends is declared (and documented).
+      if (!spec) return Promise.reject(new ModuleError(`module ${def.name} sends notification type ${input.type} without declaring it (notificationTypes)`));
+      return notifications.notify(userId, { ...input, category: input.category ?? spec.category });
+    },
+    notifications,
+    sms: shared.sms,
+    personalData: ctx.personalData,
+    realtime: namespacePort(shared.realtime, def.name, def.serverEvents ?? {}),
+    pool: ctx.pool,
+    urls: { get self() { return ctx.urls.self; }, public: () => ctx.config.PUBLIC_URL ?? ctx.urls.self },
+    revenuecatSandbox: {
+      webhookUrl: () => `${ctx.urls.self}/webhooks/revenuecat`,
+      hmacSecret: revenueCatWebhookSecret(ctx.config),
+      authorization: ctx.config.REVENUECAT_WEBHOOK_AUTH,
+    },
+  };
+}
+
+// RevenueCat's subscriptions belong to the one listed module that sells through it, or to
+// REVENUECAT_MODULE when several do.
+function revenueCatOwner(ctx: AppContext, served: Set<string>, servicesOf: (name: string) => unknown): { name: string; onChanged: SubscriptionChanged | 'not_served' } | undefined {
+  const sellers = ctx.allModules.filter((m) => m.subscriptions?.providers.includes('revenuecat'));
+  const chosen = ctx.config.REVENUECAT_MODULE;
+  if (chosen && !sellers.some((m) => m.name === chosen)) throw new ModuleError(`REVENUECAT_MODULE: module ${chosen} declares no RevenueCat subscriptions (sellers: ${sellers.map((m) => m.name).join(', ') || 'none'})`);
+  if (!chosen && sellers.length > 1) throw new ModuleError(`REVENUECAT_MODULE: set it; several modules sell RevenueCat subscriptions (${sellers.map((m) => m.name).join(', ')})`);
+  const owner = chosen ? sellers.find((m) => m.name === chosen)! : sellers[0];
+  if (!owner) return undefined;
+  const onChanged = owner.subscriptions!.onChanged;
+  return { name: owner.name, onChanged: served.has(owner.name) ? (tx, state) => onChanged(servicesOf(owner.name), tx, state) : 'not_served' };
+}
+
 
 export function createLimits(ctx: AppContext) {
   const shared = { redis: ctx.redis?.client, keyPrefix: ctx.config.REDIS_KEY_PREFIX, durationSeconds: 60 };

@@ -4,14 +4,15 @@ import { loadConfig, ConfigError } from './config.ts';
 import { createContext, createServices } from './context.ts';
 import { createLogger } from './logger.ts';
 import { createCronRunner } from './cronRunner.ts';
-import { createNodeRealtime } from './node.ts';
+import { createNodeRealtime, socketNamespaces } from './node.ts';
 import { cronJobs } from '../cron/index.ts';
 
 try {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY, nodeId: `${config.NODE_ID}-cron` });
   const ctx = await createContext(config, { logger });
-  const realtime = createNodeRealtime(ctx, http.createServer());
+  // Emits only: no client connects to the cron process, so its namespaces serve no events.
+  const realtime = createNodeRealtime(ctx, http.createServer(), socketNamespaces(ctx, () => undefined));
   const services = createServices(ctx, realtime.port);
   const runner = createCronRunner({
     orm: ctx.db.orm,

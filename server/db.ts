@@ -10,6 +10,7 @@ import { migrationsList } from '../entities/migrations/index.ts';
 import { seedReferenceData } from '../entities/seeders/index.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import { ModuleError, type AnyModule } from './module.ts';
 
 export type Orm = MikroORM;
 
@@ -117,12 +118,14 @@ async function onMaintenanceDatabase(url: string, run: (client: pg.Client, dbNam
   }
 }
 
-export async function createOrm(opts: { url: string; poolMax: number; logger: Logger }): Promise<Orm> {
+// Tables and reference data are every listed module's, whatever MODULES enables on this node: nodes
+// serving different apps share one database.
+export async function createOrm(opts: { url: string; poolMax: number; logger: Logger; modules: AnyModule[] }): Promise<Orm> {
   return MikroORM.init({
     clientUrl: opts.url,
-    entities,
+    entities: [...entities, ...opts.modules.flatMap((m) => m.entities ?? [])],
     extensions: [Migrator],
-    migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false },
+    migrations: { migrationsList: [...migrationsList, ...opts.modules.flatMap((m) => m.migrations ?? [])], transactional: true, allOrNothing: true, snapshot: false },
     pool: { max: opts.poolMax },
     // The identity map lives per request/socket event (RequestContext or em.fork()); the global
     // EntityManager must never be used directly.
@@ -136,13 +139,17 @@ export async function createOrm(opts: { url: string; poolMax: number; logger: Lo
 // serialises them, and the second finds nothing pending.
 const MIGRATION_LOCK_KEY = 727_100_001;
 
-export async function migrate(orm: Orm, logger: Logger): Promise<string[]> {
+export async function migrate(orm: Orm, logger: Logger, modules: AnyModule[]): Promise<string[]> {
   const lockClient = new pg.Client({ connectionString: orm.config.get('clientUrl') });
   await lockClient.connect();
   try {
     await lockClient.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     const applied = await orm.migrator.up();
-    await seedReferenceData(orm.em.fork());
+    const { withdrawn } = await seedReferenceData(orm.em.fork(), {
+      products: modules.flatMap((m) => (m.products ?? []).map((p) => ({ ...p, module: m.name }))),
+      seeds: modules.flatMap((m) => (m.seed ? [m.seed] : [])),
+    });
+    if (withdrawn.length) logger.warn({ products: withdrawn }, 'products no module declares were taken off sale');
     const names = applied.map((m) => m.name);
     if (names.length) logger.info({ migrations: names }, 'migrations applied');
     return names;
@@ -161,12 +168,13 @@ export async function openDatabase(opts: {
   poolMax: number;
   migrateOnStart: boolean;
   logger: Logger;
+  modules: AnyModule[];
 }): Promise<Database> {
   const embedded = opts.databaseUrl ? undefined : await startEmbeddedPostgres({ ...opts.embedded, logger: opts.logger });
   const url = opts.databaseUrl ?? embedded!.url;
   try {
-    const orm = await createOrm({ url, poolMax: opts.poolMax, logger: opts.logger });
-    if (opts.migrateOnStart) await migrate(orm, opts.logger);
+    const orm = await createOrm({ url, poolMax: opts.poolMax, logger: opts.logger, modules: opts.modules });
+    if (opts.migrateOnStart) await migrate(orm, opts.logger, opts.modules);
     return {
       orm,
       url,
@@ -182,12 +190,24 @@ export async function openDatabase(opts: {
 }
 
 // The database a process's configuration names; every entry point opens it this way.
-export function openConfiguredDatabase(config: Config, logger: Logger, opts: { poolMax?: number; migrate?: boolean } = {}): Promise<Database> {
+export function openConfiguredDatabase(config: Config, logger: Logger, opts: { modules: AnyModule[]; poolMax?: number; migrate?: boolean }): Promise<Database> {
   return openDatabase({
     databaseUrl: config.DATABASE_URL,
     embedded: { dir: config.EMBEDDED_PG_DIR, port: config.EMBEDDED_PG_PORT },
     poolMax: opts.poolMax ?? config.DATABASE_POOL_MAX,
     migrateOnStart: opts.migrate ?? config.MIGRATE_ON_START,
     logger,
+    modules: opts.modules,
   });
+}
+
+// A product on sale must be completed by its module's payments.onPaid, or a paid order would grant
+// nothing. The module list is checked statically (checkModules); this catches rows the database
+// holds for a module that is no longer listed, or that lost its handler.
+export async function refuseUnhandledProducts(orm: Orm, modules: AnyModule[]): Promise<void> {
+  const rows = await orm.em.fork().execute<{ id: string; module: string }[]>('select id, module from payment_products where active order by id');
+  const problems = rows
+    .filter((p) => !modules.find((m) => m.name === p.module)?.payments?.onPaid)
+    .map((p) => `product ${p.id} (module ${p.module}) is on sale, but no listed module ${p.module} declares a payments.onPaid handler`);
+  if (problems.length > 0) throw new ModuleError(`Refusing to start:\n  ${problems.join('\n  ')}\n  (take it off sale: update payment_products set active = false where id = '…')`);
 }

@@ -5,12 +5,12 @@ import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { createOfflineProvider } from '../integrations/llm/offline.ts';
 import { createOpenAiProvider } from '../integrations/llm/openai.ts';
-import { DEFAULT_BULKHEADS, DEFAULT_MODULE_BULKHEAD } from '../services/llm/bulkhead.ts';
+import { DEFAULT_MODULE_BULKHEAD, type BulkheadLimits } from '../services/llm/bulkhead.ts';
 import { createLlmGateway, type LlmGateway } from '../services/llm/gateway.ts';
 import { createLlmMetrics } from '../services/llm/metrics.ts';
 import { DEFAULT_PRICES } from '../services/llm/pricing.ts';
 
-export function createConfiguredLlm(config: Config, deps: { logger: Logger; registry: Registry }): LlmGateway {
+export function createConfiguredLlm(config: Config, deps: { logger: Logger; registry: Registry; bulkheads: Record<string, BulkheadLimits> }): LlmGateway {
   const provider = config.llmOffline || !config.OPENAI_API_KEY
     ? createOfflineProvider({ dimensions: config.LLM_EMBEDDING_DIMENSIONS })
     : createOpenAiProvider({
@@ -32,7 +32,7 @@ export function createConfiguredLlm(config: Config, deps: { logger: Logger; regi
     defaultVoice: config.LLM_SPEECH_VOICE,
     imageModel: config.LLM_IMAGE_MODEL,
     priceTable: { ...DEFAULT_PRICES, ...config.LLM_PRICES_JSON },
-    bulkheads: { ...DEFAULT_BULKHEADS, ...config.LLM_BULKHEADS_JSON },
+    bulkheads: { ...deps.bulkheads, ...config.LLM_BULKHEADS_JSON },
     defaultBulkhead: DEFAULT_MODULE_BULKHEAD,
     queueTimeoutMs: config.LLM_QUEUE_TIMEOUT_MS,
     maxPromptTokens: config.LLM_MAX_PROMPT_TOKENS,

@@ -1,8 +1,7 @@
 // API node entry point: `npm start`.
 import { loadConfig, ConfigError } from './config.ts';
 import { startApiNode } from './node.ts';
-import { seedShippedKnowledge } from '../services/coach/knowledgeFiles.ts';
-import { createSeedRuns } from '../services/seedRuns.ts';
+import { ModuleError } from './module.ts';
 
 try {
   const node = await startApiNode(loadConfig());
@@ -18,16 +17,16 @@ try {
     });
   }
   node.ctx.logger.info(`ready: ${node.url}  (docs: ${node.url}/docs)`);
-  // A fresh installation answers from the shipped coach knowledge; a failure here must not stop the node.
-  if (node.ctx.config.COACH_KB_SEED_ON_START) {
-    await seedShippedKnowledge(node.services.coachKnowledge, node.ctx.config.COACH_KB_SEED_DIR, node.ctx.logger, { seedRuns: createSeedRuns(node.ctx.db.orm.em), signal: stopping.signal })
-      .catch((err) => {
-        if (stopping.signal.aborted) node.ctx.logger.info('seeding the shipped coach knowledge was interrupted by shutdown; it resumes at the next start');
-        else node.ctx.logger.error({ err }, 'seeding the shipped coach knowledge failed');
-      });
+  // Each module's start-up work (e.g. loading shipped data on a fresh install); a failure is logged and the node keeps serving.
+  for (const m of node.services.modules) {
+    if (!m.def.onStarted) continue;
+    await m.def.onStarted(m.services, { signal: stopping.signal, logger: m.platform.logger }).catch((err: unknown) => {
+      if (stopping.signal.aborted) m.platform.logger.info('start-up work was interrupted by shutdown; it resumes at the next start');
+      else m.platform.logger.error({ err }, 'start-up work failed');
+    });
   }
 } catch (err) {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof ModuleError) {
     console.error(err.message);
     process.exit(78); // EX_CONFIG
   }

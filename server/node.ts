@@ -5,7 +5,10 @@ import { createContext, createServices, type AppContext, type Services } from '.
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { createHttpApp } from './http/app.ts';
-import { createRealtime, type Realtime, type RealtimeServices } from '../realtime/index.ts';
+import { createRealtime, type NamespaceSpec, type Realtime } from '../realtime/index.ts';
+import { notificationsEvents } from '../realtime/notifications.ts';
+import { notificationServerEvents } from '../services/notifications/schemas.ts';
+import type { AnyModule } from './module.ts';
 
 export const VERSION = '0.1.0';
 
@@ -19,7 +22,7 @@ export type ApiNode = {
   shutdown: (reason?: string) => Promise<void>;
 };
 
-export async function startApiNode(config: Config, opts: { logger?: Logger } = {}): Promise<ApiNode> {
+export async function startApiNode(config: Config, opts: { logger?: Logger; modules?: AnyModule[] } = {}): Promise<ApiNode> {
   const ctx = await createContext(config, opts);
   let shuttingDown = false;
   let inFlight = 0;
@@ -27,9 +30,10 @@ export async function startApiNode(config: Config, opts: { logger?: Logger } = {
 
   const server = http.createServer();
   // Socket events reach the services through a getter: the services need the realtime port first.
-  const realtime = createNodeRealtime(ctx, server, () => services);
+  const namespaces = socketNamespaces(ctx, () => services);
+  const realtime = createNodeRealtime(ctx, server, namespaces);
   const services = createServices(ctx, realtime.port);
-  const app = createHttpApp(ctx, services, { isShuttingDown: () => shuttingDown, version: VERSION });
+  const app = createHttpApp(ctx, services, { isShuttingDown: () => shuttingDown, version: VERSION, namespaces });
   const handle = app.callback();
 
   // Socket.IO answers its own /socket.io/ requests on this server; everything else is Koa's.
@@ -64,6 +68,7 @@ export async function startApiNode(config: Config, opts: { logger?: Logger } = {
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       if (inFlight > 0) await raceDeadline(new Promise<void>((r) => (drained = r)), deadline);
+      await raceDeadline(Promise.allSettled(services.modules.map((m) => m.def.onShutdown?.(m.services))), deadline);
       await raceDeadline(realtime.close(), deadline);
       server.closeAllConnections();
       await raceDeadline(serverClosed, deadline);
@@ -74,16 +79,29 @@ export async function startApiNode(config: Config, opts: { logger?: Logger } = {
   return { url: `http://${host}:${port}`, port, ctx, services, realtime, server, shutdown };
 }
 
+// The namespaces this process serves: the platform's /notifications, then each enabled module's
+// that has socket events. Services arrive through a getter: they are built after the sockets.
+export function socketNamespaces(ctx: AppContext, services: () => Services | undefined): NamespaceSpec[] {
+  const moduleServices = (name: string) => () => services()?.modules.find((m) => m.def.name === name)?.services;
+  return [
+    { name: 'notifications', clientEvents: notificationsEvents({ nodeId: ctx.config.NODE_ID, notifications: () => services()?.notifications }), serverEvents: notificationServerEvents },
+    ...ctx.modules.filter((m) => m.clientEvents || m.serverEvents).map((m) => ({
+      name: m.name,
+      clientEvents: m.clientEvents?.(moduleServices(m.name)) ?? [],
+      serverEvents: m.serverEvents ?? {},
+    })),
+  ];
+}
+
 // Socket.IO for this process. The cron process builds one too, on a server that never listens:
 // with Redis, what its services emit reaches clients on the API nodes through the adapter.
-export function createNodeRealtime(ctx: AppContext, server: http.Server, services?: () => RealtimeServices): Realtime {
+export function createNodeRealtime(ctx: AppContext, server: http.Server, namespaces: NamespaceSpec[]): Realtime {
   return createRealtime(server, {
-    services,
+    namespaces,
     orm: ctx.db.orm,
     logger: ctx.logger,
     metrics: ctx.metrics,
     tokens: ctx.tokens,
-    nodeId: ctx.config.NODE_ID,
     corsOrigins: ctx.config.CORS_ORIGINS,
     eventsPer10s: ctx.config.SOCKET_EVENTS_PER_10S,
     redis: ctx.redis ? { pub: ctx.redis.pub, sub: ctx.redis.sub, channelPrefix: ctx.config.REDIS_KEY_PREFIX } : undefined,

@@ -36,3 +36,7 @@ export function createTimeFormatter(zone: string): TimeFormatter {
   };
   return { zone, format, formatNullable: (d) => (d ? format(d) : null) };
 }
+
+// The one source of "now" for decisions (quotas, expiries, streaks, rankings); tests move it.
+export type Clock = { now: () => Date };
+export const systemClock: Clock = { now: () => new Date() };

@@ -2,12 +2,24 @@
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { loadConfig, type Config } from '../server/config.ts';
 import { startApiNode, type ApiNode } from '../server/node.ts';
+import { moduleServices } from '../server/context.ts';
+import type { AnyModule } from '../server/module.ts';
+import { modules } from '../modules/index.ts';
+import { coachModule } from '../modules/coach/index.ts';
+import { widgetsModule } from './modules/widgets.ts';
 import { testState } from './state.ts';
+
+// Every test node runs the real module list plus the test module, which plugs in the way any module does.
+export const testModules: AnyModule[] = [...modules, widgetsModule];
 
 export const redisUrl = process.env.REDIS_URL;
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig({
+  return loadConfig(testEnv(overrides), testModules);
+}
+
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
     NODE_ENV: 'test',
     PORT: '0',
     HOST: '127.0.0.1',
@@ -20,14 +32,16 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     REDIS_KEY_PREFIX: `test_${testState.runId}`,
     DATABASE_POOL_MAX: '4',
     WORKER_POOL_SIZE: '1',
+    // Two listed modules sell RevenueCat subscriptions (the test module too): the coach owns them unless a test says otherwise.
+    REVENUECAT_MODULE: 'coach',
     ...overrides,
-  });
+  };
 }
 
 const started: ApiNode[] = [];
 
 export async function startNode(overrides: Record<string, string> = {}): Promise<ApiNode> {
-  const node = await startApiNode(testConfig(overrides));
+  const node = await startApiNode(testConfig(overrides), { modules: testModules });
   started.push(node);
   return node;
 }
@@ -91,3 +105,6 @@ export function connectError(socket: Socket): Promise<Error & { data?: { code: s
 export function closeAllSockets(): void {
   for (const s of sockets.splice(0)) s.close();
 }
+
+// The coach's services on a node, typed by its definition.
+export const coach = (node: ApiNode) => moduleServices(node.services, coachModule);

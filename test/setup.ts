@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createDatabaseIfMissing, createOrm, dropDatabase, migrate, startEmbeddedPostgres, type EmbeddedDatabase } from '../server/db.ts';
 import { createLogger } from '../server/logger.ts';
 import { testState } from './state.ts';
+import { testModules } from './helpers.ts';
 
 let embedded: EmbeddedDatabase | undefined;
 
@@ -38,8 +39,8 @@ export const mochaHooks = {
     testState.databaseUrl = url.toString();
     testState.runId = runId;
     await createDatabaseIfMissing(testState.databaseUrl);
-    const orm = await createOrm({ url: testState.databaseUrl, poolMax: 2, logger });
-    await migrate(orm, logger);
+    const orm = await createOrm({ url: testState.databaseUrl, poolMax: 2, logger, modules: testModules });
+    await migrate(orm, logger, testModules);
     await orm.close(true);
   },
   async afterAll(this: Mocha.Context) {

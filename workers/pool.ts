@@ -17,6 +17,8 @@ export type WorkerPoolOptions = {
   taskTimeoutMs?: number;
   /** Errors no task owns (a thread dying between tasks). Default: a process warning. */
   onError?: (error: unknown) => void;
+  /** The modules' declared tasks, which `run` accepts. */
+  tasks?: WorkerTask<any, any>[];
 };
 
 export type RunOptions = {
@@ -37,7 +39,16 @@ export type ImageRunOptions = RunOptions & {
 
 export type WorkerPoolStats = { size: number; queueSize: number; utilization: number; completed: number; running: number };
 
+// A module's own CPU-bound task: a worker file and the export to run. `I`/`O` only type the call.
+export type WorkerTask<I, O> = { label: string; filename: string; name: string; __types?: (input: I) => O };
+
+export function defineWorkerTask<I, O>(task: { label: string; file: URL; name: string }): WorkerTask<I, O> {
+  return { label: task.label, filename: task.file.href, name: task.name };
+}
+
 export type WorkerPool = {
+  /** A module's task, declared in its definition (workerTasks); refused when no module declared it. */
+  run<I, O>(task: WorkerTask<I, O>, input: I, options?: RunOptions): Promise<O>;
   processImage(input: ImageInput, options?: ImageRunOptions): Promise<ImageResult>;
   analyseTrack(input: TrackInput, options?: RunOptions): Promise<TrackResult>;
   /** Exact cosine top-k; pass the matrix in a SharedArrayBuffer to avoid copying it per query. */
@@ -91,7 +102,7 @@ export function createWorkerPool(opts: WorkerPoolOptions = {}): WorkerPool {
     if (inFlight.size >= size + maxQueue) throw new WorkerQueueFullError(`The worker queue is full (${maxQueue} waiting).`);
   }
 
-  async function run<R>(task: Task, input: unknown, options: RunOptions, transferList?: ArrayBuffer[]): Promise<R> {
+  async function run<R>(task: { label: string; filename: string; name: string }, input: unknown, options: RunOptions, transferList?: ArrayBuffer[]): Promise<R> {
     admit();
     const { signal, timeoutMs = taskTimeoutMs } = options;
     const timeout = AbortSignal.timeout(timeoutMs);
@@ -110,7 +121,13 @@ export function createWorkerPool(opts: WorkerPoolOptions = {}): WorkerPool {
     }
   }
 
+  const declared = new Set((opts.tasks ?? []).map((t) => `${t.filename}#${t.name}`));
+
   return {
+    async run<I, O>(task: WorkerTask<I, O>, input: I, options: RunOptions = {}): Promise<O> {
+      if (!declared.has(`${task.filename}#${task.name}`)) throw new Error(`worker task ${task.label} (${task.name}) is not declared by any module`);
+      return run<O>(task, input, options);
+    },
     async processImage(input, options = {}) {
       admit(); // before detaching, so a refused caller keeps its bytes
       const moved = options.transfer ? detachForTransfer(input.bytes) : null;

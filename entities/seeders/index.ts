@@ -1,23 +1,25 @@
-// Reference data written at start after migrations. Every seeder is an idempotent upsert.
+// Reference data written at start after migrations: the products every listed module sells and
+// each module's own seed. Every step is an idempotent upsert.
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { coachPlans } from './coachPlans.ts';
-import { paymentProducts } from './paymentProducts.ts';
+import type { ProductSeed } from '../../server/module.ts';
 
-export async function seedReferenceData(em: EntityManager): Promise<void> {
-  for (const p of paymentProducts) {
+export type ReferenceData = { products: (ProductSeed & { module: string })[]; seeds: ((em: EntityManager) => Promise<void>)[] };
+
+export async function seedReferenceData(em: EntityManager, data: ReferenceData): Promise<{ withdrawn: string[] }> {
+  for (const p of data.products) {
     await em.execute(
-      `insert into payment_products (id, module, name, amount, grants, sort_order) values (?, ?, ?, ?, ?, ?)
+      `insert into payment_products (id, module, name, amount, grants, sort_order, active) values (?, ?, ?, ?, ?, ?, ?)
        on conflict (id) do update set module = excluded.module, name = excluded.name, amount = excluded.amount,
-         grants = excluded.grants, sort_order = excluded.sort_order`,
-      [p.id, p.module, p.name, p.amount, JSON.stringify(p.grants), p.sortOrder],
+         grants = excluded.grants, sort_order = excluded.sort_order, active = excluded.active`,
+      [p.id, p.module, p.name, p.amount, JSON.stringify(p.grants), p.sortOrder, p.active ?? true],
     );
   }
-  for (const p of coachPlans) {
-    await em.execute(
-      `insert into coach_plans (tier, name, model, max_prompt_tokens, max_answer_tokens, call_limit, call_period, sort_order) values (?, ?, ?, ?, ?, ?, ?, ?)
-       on conflict (tier) do update set name = excluded.name, model = excluded.model, max_prompt_tokens = excluded.max_prompt_tokens,
-         max_answer_tokens = excluded.max_answer_tokens, call_limit = excluded.call_limit, call_period = excluded.call_period, sort_order = excluded.sort_order`,
-      [p.tier, p.name, p.model, p.maxPromptTokens, p.maxAnswerTokens, p.callLimit, p.callPeriod, p.sortOrder],
-    );
-  }
+  // A product no module declares any longer (or that was seeded before its module existed) is taken
+  // off sale: nothing would grant what it sells. Its past orders stay.
+  const withdrawn = await em.execute<{ id: string }[]>(
+    'update payment_products set active = false where active and id not in (select jsonb_array_elements_text(?::jsonb)) returning id',
+    [JSON.stringify(data.products.map((p) => p.id))],
+  );
+  for (const seed of data.seeds) await seed(em);
+  return { withdrawn: withdrawn.map((r) => r.id) };
 }

@@ -1,7 +1,7 @@
-// Coach subscription checkouts on RevenueCat Web Billing.
+// Subscription checkouts on RevenueCat Web Billing, for whichever module sells subscriptions there.
 //
-// RevenueCat has no public "create a checkout session" endpoint (the coach seed's `/v1/checkouts`
-// does not exist in its API). Its hosted web checkout is the Web Purchase Link of an offering,
+// RevenueCat has no public "create a checkout session" endpoint (a `/v1/checkouts` does not exist
+// in its API). Its hosted web checkout is the Web Purchase Link of an offering,
 // addressed to one customer by appending the App User ID: https://pay.rev.cat/<token>/<app_user_id>
 // (?package_id= pre-selects the package). Creating a checkout is therefore: make sure the customer
 // exists in RevenueCat (API v1 GET /v1/subscribers/{app_user_id}, which creates it when missing —
@@ -14,9 +14,8 @@ import crypto from 'node:crypto';
 import { fetchWithRetry, ProviderError } from '../http.ts';
 import { PaymentProviderError } from './index.ts';
 
-export type CoachTier = 'basic' | 'basic_special';
-
-export type CheckoutRequest = { checkoutId: string; appUserId: string; tier: CoachTier };
+// packageId: the offering's package the purchase link pre-selects.
+export type CheckoutRequest = { checkoutId: string; appUserId: string; packageId: string };
 export type CheckoutCreated = { checkoutUrl: string; offline: boolean };
 // provider: cancelled through RevenueCat's API; store_managed: the user cancels in the app store;
 // not_configured: no API v2 credentials here; offline: the sandbox sent the webhook itself.
@@ -34,7 +33,6 @@ export function createRevenueCatCheckout(opts: {
   apiKey: string;
   baseUrl: string;
   purchaseLinkUrl: string;
-  tierPackages: Record<CoachTier, string>;
   timeoutMs: number;
   v2?: { apiKey: string; projectId: string };
   // Each attempt gets this many quick retries (backoff with jitter) before the caller's slower retry takes over.
@@ -61,10 +59,10 @@ export function createRevenueCatCheckout(opts: {
 
   return {
     offline: false,
-    createCheckout: async ({ appUserId, tier }) => {
+    createCheckout: async ({ appUserId, packageId }) => {
       await call(`/v1/subscribers/${encodeURIComponent(appUserId)}`, { apiKey: opts.apiKey });
       const url = new URL(`${opts.purchaseLinkUrl.replace(/\/+$/, '')}/${encodeURIComponent(appUserId)}`);
-      url.searchParams.set('package_id', opts.tierPackages[tier]);
+      url.searchParams.set('package_id', packageId);
       return { checkoutUrl: url.toString(), offline: false };
     },
     cancelAtPeriodEnd: async ({ appUserId }) => {
@@ -79,21 +77,20 @@ export function createRevenueCatCheckout(opts: {
   };
 }
 
-// OFFLINE DRIVER — development only. The checkout is a page of this server
-// (/sandbox/coach-checkout/:checkoutId); its Approve button, and a cancellation, send a
+// OFFLINE DRIVER — development only. The checkout is a page of this server (the module serves it
+// at checkoutPageUrl); its Approve button, and a cancellation, send a
 // RevenueCat-format webhook signed with the sandbox's derived secret to POST /webhooks/revenuecat,
 // the path RevenueCat's own webhooks take. Every result says offline.
 export function createOfflineRevenueCatCheckout(opts: {
-  publicUrl: () => string;
   webhookUrl: () => string;
   webhookSecret: string;
   // Sent as RevenueCat sends its dashboard-configured Authorization header, when one is configured.
   webhookAuthorization?: string;
-  productForTier: (tier: CoachTier) => string;
+  checkoutPageUrl: (checkoutId: string) => string;
   periodDays?: number;
 }): RevenueCatCheckout & {
   sendEvent: (event: { type: 'INITIAL_PURCHASE' | 'CANCELLATION' | 'EXPIRATION'; appUserId: string; productId: string; entitlementIds: string[]; expiresAt: Date | null }) => Promise<number>;
-  purchase: (req: { appUserId: string; tier: CoachTier; entitlementIds: string[] }) => Promise<number>;
+  purchase: (req: { appUserId: string; productId: string; entitlementIds: string[] }) => Promise<number>;
 } {
   async function sendEvent(e: { type: string; appUserId: string; productId: string; entitlementIds: string[]; expiresAt: Date | null }): Promise<number> {
     const body = JSON.stringify({
@@ -116,14 +113,14 @@ export function createOfflineRevenueCatCheckout(opts: {
 
   return {
     offline: true,
-    createCheckout: async ({ checkoutId }) => ({ checkoutUrl: `${opts.publicUrl()}/sandbox/coach-checkout/${encodeURIComponent(checkoutId)}`, offline: true }),
+    createCheckout: async ({ checkoutId }) => ({ checkoutUrl: opts.checkoutPageUrl(checkoutId), offline: true }),
     cancelAtPeriodEnd: async ({ appUserId, productId, periodEnd }) => {
       await sendEvent({ type: 'CANCELLATION', appUserId, productId, entitlementIds: [], expiresAt: periodEnd });
       return 'offline';
     },
     sendEvent,
-    purchase: ({ appUserId, tier, entitlementIds }) =>
-      sendEvent({ type: 'INITIAL_PURCHASE', appUserId, productId: opts.productForTier(tier), entitlementIds, expiresAt: new Date(Date.now() + (opts.periodDays ?? 30) * 86_400_000) }),
+    purchase: ({ appUserId, productId, entitlementIds }) =>
+      sendEvent({ type: 'INITIAL_PURCHASE', appUserId, productId, entitlementIds, expiresAt: new Date(Date.now() + (opts.periodDays ?? 30) * 86_400_000) }),
   };
 }
 

@@ -8,6 +8,7 @@ import { problemMiddleware } from './problem.ts';
 import { securityHeaders } from './security.ts';
 import { requestContextMiddleware } from './requestContext.ts';
 import { createApi } from './route.ts';
+import { withIdempotency } from '../../services/idempotency.ts';
 import { buildOpenApiDocument, docsRoutes } from './docs.ts';
 import { authRoutes } from '../../routes/auth.ts';
 import { devOAuthRoutes } from '../../routes/devOAuth.ts';
@@ -19,21 +20,16 @@ import { paymentRoutes } from '../../routes/payments.ts';
 import { paymentWebhookRoutes } from '../../routes/webhooks/payments.ts';
 import { sandboxRoutes } from '../../routes/sandbox.ts';
 import { storageRoutes } from '../../routes/storage.ts';
-import { billingRoutes } from '../../routes/billing.ts';
-import { coachSandboxRoutes } from '../../routes/coachSandbox.ts';
-import { coachStatsRoutes } from '../../routes/coachStats.ts';
-import { coachKnowledgeRoutes } from '../../routes/coachKnowledge.ts';
-import { socketEventDocs } from '../../realtime/index.ts';
-import { coachRoutes } from '../../routes/coach.ts';
+import { socketEventDocs, type NamespaceSpec } from '../../realtime/index.ts';
 
-export function createHttpApp(ctx: AppContext, services: Services, opts: { isShuttingDown: () => boolean; version: string }) {
+export function createHttpApp(ctx: AppContext, services: Services, opts: { isShuttingDown: () => boolean; version: string; namespaces: NamespaceSpec[] }) {
   const app = new Koa({ proxy: ctx.config.TRUST_PROXY });
   // Koa reports errors it could not send (mostly clients that hung up) here; they belong in our log, not on stderr.
   app.on('error', (err: Error & { code?: string }) => {
     if (err.code === 'ECONNRESET' || err.code === 'ECONNABORTED' || err.message === 'Parse Error' || err.message === 'aborted') ctx.logger.debug({ err: err.message }, 'client went away');
     else ctx.logger.error({ err }, 'koa error');
   });
-  const api = createApi({ orm: ctx.db.orm, bodyLimitBytes: ctx.config.BODY_LIMIT_BYTES, tokens: ctx.tokens, activeUser: services.users.getActiveUser, limits: createLimits(ctx), metrics: ctx.metrics });
+  const api = createApi({ orm: ctx.db.orm, bodyLimitBytes: ctx.config.BODY_LIMIT_BYTES, tokens: ctx.tokens, activeUser: services.users.getActiveUser, limits: createLimits(ctx), metrics: ctx.metrics, idempotency: (opts, work) => withIdempotency(ctx.db.orm.em, opts, work) });
 
   const checks: ReadinessCheck[] = [
     { name: 'postgres', check: async () => void (await ctx.db.orm.em.fork().execute('select 1')) },
@@ -50,18 +46,14 @@ export function createHttpApp(ctx: AppContext, services: Services, opts: { isShu
   userAdminRoutes(api, services);
   notificationRoutes(api, services);
   pushTokenRoutes(api, services);
-  paymentRoutes(api, { payments: services.payments, em: ctx.db.orm.em });
+  paymentRoutes(api, { payments: services.payments });
   paymentWebhookRoutes(api, { webhooks: services.webhooks, providers: [...ctx.paymentProviders.keys(), 'revenuecat'] });
   if (ctx.paymentProviders.get('sandbox')) sandboxRoutes(api, { payments: services.payments });
-  billingRoutes(api, { coachSubscriptions: services.coachSubscriptions, webhooks: services.webhooks });
-  if (ctx.coachCheckout.offline) coachSandboxRoutes(api, { coachSubscriptions: services.coachSubscriptions });
-  coachStatsRoutes(api, { coachStats: services.coachStats });
-  coachKnowledgeRoutes(api, { coachKnowledge: services.coachKnowledge });
-  coachRoutes(api, { ask: services.coachAsk, history: services.coachHistory });
   if (ctx.devIssuer) devOAuthRoutes(api, { devIssuer: ctx.devIssuer, providers: ctx.oauthVerifiers.map((v) => v.provider) });
   if (ctx.localStorageDriver) storageRoutes(api, { storage: ctx.localStorageDriver, maxUploadBytes: ctx.config.STORAGE_MAX_UPLOAD_BYTES });
+  for (const m of services.modules) m.def.routes?.(api, m.services, m.platform);
 
-  docsRoutes(api, () => buildOpenApiDocument({ paths: api.paths, socketEvents: socketEventDocs(ctx.config.NODE_ID), version: opts.version }));
+  docsRoutes(api, () => buildOpenApiDocument({ paths: api.paths, socketEvents: socketEventDocs(opts.namespaces), version: opts.version }));
   const allowedOrigins = new Set(ctx.config.CORS_ORIGINS);
 
   app.use(requestContextMiddleware({ logger: ctx.logger, metrics: ctx.metrics }));

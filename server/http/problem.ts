@@ -1,8 +1,9 @@
-// Every error leaves as RFC 9457 application/problem+json with a stable `code`. Domain errors
-// keep their status and fields; anything unexpected is a 500 whose details stay in the log.
+// Every error leaves as RFC 9457 application/problem+json with a stable `code`. What the body says
+// is decided by toErrorBody() (services/errors.ts), the same mapping socket acks use; this file
+// only renders it, and turns Koa's own errors into domain errors first.
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
-import { AppError, type FieldIssue } from '../../services/errors.ts';
+import { AppError, toErrorBody, type ErrorBody } from '../../services/errors.ts';
 import type { Logger } from '../logger.ts';
 
 export const problemSchema = z
@@ -24,32 +25,41 @@ const TITLES: Record<number, string> = {
   429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
-export function sendProblem(ctx: Context, status: number, code: string, detail: string, extra: { errors?: FieldIssue[]; [k: string]: unknown } = {}): void {
-  const { errors, ...rest } = extra;
-  ctx.status = status;
-  ctx.type = 'application/problem+json';
-  ctx.body = {
+export function sendProblem(ctx: Context, error: ErrorBody): void {
+  const { status, code, message, errors, ...extra } = error;
+  const problem: Record<string, unknown> = {
     type: `/problems/${code}`,
     title: TITLES[status] ?? 'Error',
     status,
-    detail,
+    detail: message,
     instance: ctx.path,
     code,
     requestId: String(ctx.state.requestId ?? ''),
-    ...(errors && errors.length ? { errors } : {}),
-    ...rest,
+    ...(errors ? { errors } : {}),
   };
+  // An error's extra fields (resetAt, limit, retryAfter, ...) sit beside the standard members,
+  // which they may not replace.
+  for (const [k, v] of Object.entries(extra)) if (!(k in problem)) problem[k] = v;
+  ctx.status = status;
+  ctx.type = 'application/problem+json';
+  ctx.body = problem;
 }
 
-// Errors from Koa's own stack (body parser, router) carry `status`/`expose`; they are mapped to codes.
-function fromHttpError(err: { status?: number; type?: string; message?: string }): AppError | undefined {
-  if (!err.status || err.status >= 500) return undefined;
+// Errors from Koa's own stack (body parser, router) carry `status`, and `expose` when their message
+// is meant for the client (http-errors); they become domain errors with stable codes. Anything
+// else carrying a `status` (an SDK's error, say) is not the client's fault and stays unknown.
+export function fromHttpError(raw: unknown): AppError | undefined {
+  if (raw instanceof AppError || typeof raw !== 'object' || raw === null) return undefined;
+  const err = raw as { status?: unknown; type?: unknown; message?: unknown; expose?: unknown };
+  if (typeof err.status !== 'number' || err.status < 400 || err.status >= 500) return undefined;
+  const message = typeof err.message === 'string' ? err.message : '';
   if (err.type === 'entity.too.large' || err.status === 413) return new AppError(413, 'payload_too_large', 'Request body is too large');
-  if (err.type === 'entity.parse.failed' || (err.status === 400 && /json/i.test(err.message ?? ''))) {
+  if (err.type === 'entity.parse.failed' || (err.status === 400 && /json/i.test(message))) {
     return new AppError(400, 'invalid_json', 'Request body is not valid JSON', { issues: [{ field: 'body', message: 'not valid JSON' }] });
   }
   if (err.status === 415) return new AppError(415, 'unsupported_media_type', 'Send the body as application/json');
-  return new AppError(err.status, 'bad_request', err.message ?? 'Bad request');
+  if (err.expose !== true) return undefined;
+  return new AppError(err.status, 'bad_request', message || 'Bad request');
 }
 
 export function problemMiddleware(logger: Logger): Middleware {
@@ -57,20 +67,17 @@ export function problemMiddleware(logger: Logger): Middleware {
     try {
       await next();
       if (ctx.body === undefined) {
-        if (ctx.status === 404) sendProblem(ctx, 404, 'not_found', `No route for ${ctx.method} ${ctx.path}`);
+        if (ctx.status === 404) sendProblem(ctx, toErrorBody(new AppError(404, 'not_found', `No route for ${ctx.method} ${ctx.path}`)));
         // The router has set Allow; the body says the same in problem+json.
-        else if (ctx.status === 405) sendProblem(ctx, 405, 'method_not_allowed', `${ctx.path} does not accept ${ctx.method}; see the Allow header`);
+        else if (ctx.status === 405) sendProblem(ctx, toErrorBody(new AppError(405, 'method_not_allowed', `${ctx.path} does not accept ${ctx.method}; see the Allow header`)));
       }
     } catch (raw) {
-      const err = raw instanceof AppError ? raw : fromHttpError(raw as Record<string, never>);
-      if (!err) {
-        logger.error({ err: raw, requestId: ctx.state.requestId }, 'unhandled error');
-        sendProblem(ctx, 500, 'internal_error', 'An unexpected error occurred');
-        return;
-      }
-      if (err.status === 429 && typeof err.extra.retryAfter === 'number') ctx.set('Retry-After', String(err.extra.retryAfter));
-      if (err.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
-      sendProblem(ctx, err.status, err.code, err.message, { errors: err.issues, ...err.extra });
+      const err = fromHttpError(raw) ?? raw;
+      if (!(err instanceof AppError)) logger.error({ err, requestId: ctx.state.requestId }, 'unhandled error');
+      const body = toErrorBody(err);
+      if (body.status === 429 && typeof body.retryAfter === 'number') ctx.set('Retry-After', String(body.retryAfter));
+      if (body.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
+      sendProblem(ctx, body);
     }
   };
 }

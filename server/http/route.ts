@@ -5,9 +5,10 @@ import { RequestContext } from '@mikro-orm/core';
 import { koaBody } from 'koa-body';
 import type { Context, Middleware } from 'koa';
 import type { Orm } from '../db.ts';
-import type { ZodType, z } from 'zod';
+import { z, type ZodType } from 'zod';
 import type { ZodOpenApiOperationObject, ZodOpenApiPathsObject } from 'zod-openapi';
 import { tooManyRequests, validationError, type FieldIssue } from '../../services/errors.ts';
+import { idempotencyKeySchema, type IdempotencyRunner } from '../../services/idempotency.ts';
 import type { AccessClaims, TokenService } from '../../services/identity/tokens.ts';
 import type { UserRole } from '../../entities/identity/User.ts';
 import type { Limiter } from '../../services/limiter.ts';
@@ -20,19 +21,21 @@ type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Schema = ZodType | undefined;
 type Infer<S> = S extends ZodType ? z.output<S> : undefined;
 
-export type RouteInput<B extends Schema, Q extends Schema, P extends Schema, A extends RouteAuth> = {
+export type RouteInput<B extends Schema, Q extends Schema, P extends Schema, A extends RouteAuth, I extends boolean = false> = {
   body: Infer<B>;
   // The exact request bytes, for routes that declare `rawBody` (webhooks, uploads).
   rawBody: Buffer | undefined;
   query: Infer<Q>;
   params: Infer<P>;
   auth: A extends 'none' ? undefined : AccessClaims;
+  // The request's Idempotency-Key, on routes declared `idempotent: true` (some providers take it too).
+  idempotencyKey: I extends true ? string : undefined;
   ctx: Context;
 };
 
 export type RouteResult = { status?: number; body?: unknown; headers?: Record<string, string> } | void;
 
-export type RouteSpec<B extends Schema, Q extends Schema, P extends Schema, A extends RouteAuth> = {
+export type RouteSpec<B extends Schema, Q extends Schema, P extends Schema, A extends RouteAuth, I extends boolean = false> = {
   method: Method;
   path: string;
   summary: string;
@@ -48,8 +51,12 @@ export type RouteSpec<B extends Schema, Q extends Schema, P extends Schema, A ex
   usesDatabase?: boolean;
   // Hands the handler the unparsed body (at most maxBytes) instead of parsing `body`.
   rawBody?: { maxBytes: number; contentType?: string };
+  // Requires an Idempotency-Key header (on an authenticated route): the first successful response
+  // (status and body) is stored per user and replayed, with Idempotent-Replayed: true, for a retry
+  // with the same key; the same key on another path or with another body is a 409.
+  idempotent?: I;
   responses: Record<number, { description: string; schema?: ZodType }>;
-  handler: (input: RouteInput<B, Q, P, A>) => Promise<RouteResult> | RouteResult;
+  handler: (input: RouteInput<B, Q, P, A, I>) => Promise<RouteResult> | RouteResult;
 };
 
 export type ApiDeps = {
@@ -59,14 +66,26 @@ export type ApiDeps = {
   activeUser: (userId: string) => Promise<{ role: UserRole }>;
   limits: { ip: Limiter; user: Limiter; strict: Limiter };
   metrics: Metrics;
+  idempotency: IdempotencyRunner;
 };
 
 const STANDARD_ERRORS: Record<number, string> = {
   400: 'Invalid input; `errors` names each field and why',
   401: 'Missing, invalid or expired access token',
   403: 'Not allowed',
+  409: 'The Idempotency-Key was used with other parameters, or its first request is still running',
   429: 'Rate limited; see Retry-After',
 };
+
+const idempotencyHeader = z.object({
+  'Idempotency-Key': idempotencyKeySchema.meta({
+    description: 'Makes a retry safe: a retry with the same key replays the first response (with `Idempotent-Replayed: true`); the same key with other parameters is a 409. Keys are per user and kept for 24 hours.',
+    example: 'order-2024-01-01-7f3a',
+  }),
+});
+const replayedHeader = z.object({
+  'Idempotent-Replayed': z.literal('true').optional().meta({ description: 'Present when this is the stored response to an earlier request with the same Idempotency-Key' }),
+});
 
 export function createApi(deps: ApiDeps) {
   // One @koa/router per first path segment (/auth, /api, /payments, ...): a router tests every
@@ -90,9 +109,10 @@ export function createApi(deps: ApiDeps) {
     includeUnparsed: true,
   });
 
-  function route<B extends Schema = undefined, Q extends Schema = undefined, P extends Schema = undefined, A extends RouteAuth = 'none'>(
-    spec: RouteSpec<B, Q, P, A>,
+  function route<B extends Schema = undefined, Q extends Schema = undefined, P extends Schema = undefined, A extends RouteAuth = 'none', I extends boolean = false>(
+    spec: RouteSpec<B, Q, P, A, I>,
   ): void {
+    if (spec.idempotent && spec.auth === 'none') throw new Error(`${spec.path}: idempotency keys are per user; an idempotent route needs auth`);
     const handle = async (ctx: Context) => {
       const rateLimit = spec.rateLimit ?? 'default';
       if (rateLimit !== 'none') await limit(deps.limits.ip, ctx.ip, 'ip');
@@ -105,9 +125,10 @@ export function createApi(deps: ApiDeps) {
       const params = parse(spec.params, ctx.params, 'path', issues);
       if (issues.length) throw validationError(issues);
       const rawBody = spec.rawBody ? await readRawBody(ctx, spec.rawBody.maxBytes) : undefined;
-      const input = { body, rawBody, query, params, auth, ctx } as RouteInput<B, Q, P, A>;
+      const input = { body, rawBody, query, params, auth, idempotencyKey: undefined, ctx } as RouteInput<B, Q, P, A, I>;
+      const run = spec.idempotent ? () => idempotently(spec, ctx, input) : () => spec.handler(input);
       // Each request gets its own identity map (MikroORM RequestContext).
-      const result = spec.usesDatabase === false ? await spec.handler(input) : await RequestContext.create(deps.orm.em, async () => spec.handler(input));
+      const result = spec.usesDatabase === false ? await run() : await RequestContext.create(deps.orm.em, async () => run());
       if (!result) {
         ctx.status = 204;
         return;
@@ -119,6 +140,27 @@ export function createApi(deps: ApiDeps) {
     if (spec.body) routerFor(spec.path)[spec.method](spec.path, parseBody, handle);
     else routerFor(spec.path)[spec.method](spec.path, handle);
     document(spec);
+  }
+
+  // Runs the handler under the request's Idempotency-Key: its status and body are stored, and a
+  // retry gets them back. The scope is the method and the path with its parameters filled in, so a
+  // key used for one order's refund cannot replay onto another's.
+  async function idempotently<I extends boolean>(spec: RouteSpec<Schema, Schema, Schema, RouteAuth, I>, ctx: Context, input: RouteInput<Schema, Schema, Schema, RouteAuth, I>): Promise<RouteResult> {
+    const scope = `${spec.method.toUpperCase()} ${spec.path.replace(/[:*](\w+)/g, (_, name: string) => String(ctx.params[name] ?? ''))}`;
+    let headers: Record<string, string> = {};
+    const stored = await deps.idempotency(
+      { userId: input.auth!.userId, key: ctx.get('idempotency-key') || undefined, scope, request: input.body ?? null },
+      async (key) => {
+        const result = await spec.handler({ ...input, idempotencyKey: key as RouteInput<Schema, Schema, Schema, RouteAuth, I>['idempotencyKey'] });
+        headers = result?.headers ?? {};
+        return result ? { status: result.status ?? 200, body: result.body } : { status: 204, body: undefined };
+      },
+    );
+    return {
+      status: stored.status,
+      body: stored.body ?? undefined,
+      headers: stored.replayed ? { 'Idempotent-Replayed': 'true' } : headers,
+    };
   }
 
   // A route outside the documented API (the docs pages themselves): plain Koa middleware, no
@@ -156,13 +198,17 @@ export function createApi(deps: ApiDeps) {
     throw tooManyRequests('rate_limited', `Too many requests; retry in ${retryAfter} s`, retryAfter);
   }
 
-  function document(spec: RouteSpec<Schema, Schema, Schema, RouteAuth>): void {
+  function document(spec: RouteSpec<Schema, Schema, Schema, RouteAuth, boolean>): void {
     const openApiPath = spec.path.replace(/:(\w+)/g, '{$1}').replace(/\*(\w+)/g, '{$1}');
     const responses: Record<string, unknown> = {};
     for (const [status, r] of Object.entries(spec.responses)) {
-      responses[status] = r.schema ? { description: r.description, content: { 'application/json': { schema: r.schema } } } : { description: r.description };
+      responses[status] = {
+        description: r.description,
+        ...(r.schema ? { content: { 'application/json': { schema: r.schema } } } : {}),
+        ...(spec.idempotent && Number(status) < 300 ? { headers: replayedHeader } : {}),
+      };
     }
-    const errorStatuses = [400, 429, ...(spec.auth !== 'none' ? [401] : []), ...(spec.auth === 'admin' ? [403] : [])];
+    const errorStatuses = [400, 429, ...(spec.auth !== 'none' ? [401] : []), ...(spec.auth === 'admin' ? [403] : []), ...(spec.idempotent ? [409] : [])];
     for (const status of errorStatuses) {
       responses[String(status)] ??= { description: STANDARD_ERRORS[status], content: { 'application/problem+json': { schema: problemSchema } } };
     }
@@ -173,7 +219,9 @@ export function createApi(deps: ApiDeps) {
       ...(spec.auth !== 'none' ? { security: [{ bearerAuth: [] }] } : {}),
       ...(spec.body ? { requestBody: { content: { 'application/json': { schema: spec.body } } } } : {}),
       ...(spec.rawBody ? { requestBody: { content: { [spec.rawBody.contentType ?? 'application/json']: { schema: { type: 'string', format: 'binary' } } } } } : {}),
-      ...(spec.query || spec.params ? { requestParams: { ...(spec.query ? { query: spec.query } : {}), ...(spec.params ? { path: spec.params } : {}) } } : {}),
+      ...(spec.query || spec.params || spec.idempotent
+        ? { requestParams: { ...(spec.query ? { query: spec.query } : {}), ...(spec.params ? { path: spec.params } : {}), ...(spec.idempotent ? { header: idempotencyHeader } : {}) } }
+        : {}),
     } as ZodOpenApiOperationObject;
     paths[openApiPath] = { ...paths[openApiPath], [spec.method]: operation };
   }

@@ -1,5 +1,6 @@
-// One payments model for every module. A module registers what happens when its order is paid,
-// refunded or expires; that handler runs in the same transaction that moves the payment, and every
+// One payments model for every module. A module declares what happens when its order is paid,
+// refunded or expires (its definition's payments handlers); that handler runs in the same
+// transaction that moves the payment, and every
 // move is a guarded UPDATE (… WHERE status = 'pending'), so a confirm racing a webhook applies once.
 // Amounts and statuses come from the provider's API, never from a client or a webhook body.
 import crypto from 'node:crypto';
@@ -14,7 +15,7 @@ import { inTransaction, type Em } from '../transaction.ts';
 import type { CreateOrderInput, OrderDto, TossConfirmInput } from './schemas.ts';
 
 export type PaymentHandlers = {
-  onPaid?: (tx: Em, payment: Payment) => Promise<void>;
+  onPaid: (tx: Em, payment: Payment) => Promise<void>;
   // `amount` is what this refund returned (a partial refund leaves the payment paid).
   onRefunded?: (tx: Em, payment: Payment, amount: number) => Promise<void>;
   onExpired?: (tx: Em, payment: Payment) => Promise<void>;
@@ -29,11 +30,28 @@ export type PaymentDeps = {
   time: TimeFormatter;
   logger: Logger;
   pendingTtlMinutes: number;
+  // Each module's handlers; 'not_served' for a module that runs on other nodes than this one (a
+  // payment of it is rolled back and answered 503 here, so the provider redelivers to a node that serves it).
+  handlers: Map<string, PaymentHandlers | 'not_served'>;
 };
+
+export function moduleNotServed(module: string): AppError {
+  return new AppError(503, 'module_not_served', `This node does not serve the ${module} module; retry (another node will)`, { extra: { module } });
+}
 
 export function createPaymentService(deps: PaymentDeps) {
   const { em } = deps;
-  const handlers = new Map<string, PaymentHandlers>();
+  // The modules whose payments this node completes.
+  const served = [...deps.handlers].filter(([, h]) => h !== 'not_served').map(([name]) => name);
+
+  function handlersOf(payment: Payment): PaymentHandlers {
+    const h = deps.handlers.get(payment.module);
+    if (h === 'not_served') throw moduleNotServed(payment.module);
+    // Start-up refuses a product on sale without its module's handler; a row that still names an
+    // unknown module (a module removed from the list) must not be marked paid with nothing granted.
+    if (!h) throw new Error(`payment ${payment.orderId}: no module "${payment.module}" handles its payments`);
+    return h;
+  }
 
   function provider(name: PaymentProviderName): PaymentProvider {
     const p = deps.providers.get(name);
@@ -62,7 +80,7 @@ export function createPaymentService(deps: PaymentDeps) {
   }
 
   async function listProducts(module?: string) {
-    const products = await em.find(PaymentProduct, { active: true, ...(module ? { module } : {}) }, { orderBy: { module: 'asc', sortOrder: 'asc' } });
+    const products = await em.find(PaymentProduct, { active: true, module: module ? { $eq: module, $in: served } : { $in: served } }, { orderBy: { module: 'asc', sortOrder: 'asc' } });
     return products.map((p) => ({ id: p.id, module: p.module, name: p.name, amount: p.amount, grants: p.grants }));
   }
 
@@ -70,6 +88,7 @@ export function createPaymentService(deps: PaymentDeps) {
   async function createOrder(userId: string, input: CreateOrderInput): Promise<OrderDto> {
     const product = await em.findOne(PaymentProduct, { id: input.productId, active: true });
     if (!product) throw badRequest('unknown_product', `No product "${input.productId}" is on sale`, 'productId');
+    if (!served.includes(product.module)) throw moduleNotServed(product.module);
     const providerName = input.provider ?? deps.defaultProvider;
     provider(providerName);
     const payment = await inTransaction(em, async (tx) => {
@@ -157,8 +176,7 @@ export function createPaymentService(deps: PaymentDeps) {
     );
     if (rows.length === 0) return 'unchanged';
     const payment = await tx.findOneOrFail(Payment, { id: paymentId }, { refresh: true });
-    const h = handlers.get(payment.module);
-    if (h?.onRefunded) await h.onRefunded(tx, payment, Number(rows[0].refunded) - Number(rows[0].previous));
+    await handlersOf(payment).onRefunded?.(tx, payment, Number(rows[0].refunded) - Number(rows[0].previous));
     return full ? 'refunded' : 'partially_refunded';
   }
 
@@ -174,9 +192,7 @@ export function createPaymentService(deps: PaymentDeps) {
 
   async function runHandler(tx: Em, paymentId: string, name: 'onPaid' | 'onExpired') {
     const payment = await tx.findOneOrFail(Payment, { id: paymentId }, { refresh: true });
-    const h = handlers.get(payment.module)?.[name];
-    if (h) await h(tx, payment);
-    else deps.logger.warn({ module: payment.module, orderId: payment.orderId, event: name }, 'no payment handler registered for module');
+    await handlersOf(payment)[name]?.(tx, payment);
   }
 
   // Asks the provider for the payment's current state and applies it (webhooks, expiry, reconciliation).
@@ -241,7 +257,7 @@ export function createPaymentService(deps: PaymentDeps) {
   // Pending orders older than the TTL: the provider is asked first (a payment may have gone
   // through without its webhook reaching us); what it does not know as paid is cancelled.
   async function expirePending(limit = 100): Promise<{ expired: number; paid: number }> {
-    const stale = await em.fork().find(Payment, { status: 'pending', createdAt: { $lt: new Date(Date.now() - deps.pendingTtlMinutes * 60_000) } }, { limit, orderBy: { createdAt: 'asc' } });
+    const stale = await em.fork().find(Payment, { status: 'pending', module: { $in: served }, createdAt: { $lt: new Date(Date.now() - deps.pendingTtlMinutes * 60_000) } }, { limit, orderBy: { createdAt: 'asc' } });
     let expired = 0;
     let paid = 0;
     for (const payment of stale) {
@@ -285,7 +301,6 @@ export function createPaymentService(deps: PaymentDeps) {
   }
 
   return {
-    registerModule: (module: string, h: PaymentHandlers) => void handlers.set(module, h),
     sandboxOrder,
     sandboxDecide,
     listProducts,

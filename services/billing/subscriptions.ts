@@ -1,10 +1,12 @@
 // Store subscriptions reported by RevenueCat. Purchase and renewal make a subscription active until
 // the period end the RevenueCat API reports; cancellation keeps access until that end; expiration
-// ends it. A module registers what a change means for it (the coach moves the user's plan).
+// ends it. The module that sells through RevenueCat says what a change means for it, in the same
+// transaction that records the change.
 import type { Logger } from 'pino';
 import { Subscription } from '../../entities/billing/Subscription.ts';
 import type { RevenueCatClient } from '../../integrations/payments/revenuecat.ts';
 import type { Em } from '../transaction.ts';
+import { moduleNotServed } from './payments.ts';
 
 export type SubscriptionState = {
   userId: string;
@@ -15,7 +17,7 @@ export type SubscriptionState = {
   currentPeriodEnd: Date | null;
 };
 
-export type SubscriptionHandlers = { onChanged?: (tx: Em, state: SubscriptionState) => Promise<void> };
+export type SubscriptionChanged = (tx: Em, state: SubscriptionState) => Promise<void>;
 
 type RevenueCatEvent = {
   id: string;
@@ -41,8 +43,13 @@ const STATUS_BY_TYPE: Record<string, SubscriptionState['status']> = {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function createSubscriptionService(deps: { revenuecat: RevenueCatClient; module: string; logger: Logger }) {
-  const handlers = new Map<string, SubscriptionHandlers>();
+export function createSubscriptionService(deps: {
+  revenuecat: RevenueCatClient;
+  // The module RevenueCat's subscriptions belong to (none: events are recorded and change nothing),
+  // and its handler — 'not_served' when the module runs on other nodes than this one.
+  revenuecatModule?: { name: string; onChanged: SubscriptionChanged | 'not_served' };
+  logger: Logger;
+}) {
 
   // The period end comes from RevenueCat's API, not from the webhook body.
   async function confirmWithProvider(event: RevenueCatEvent): Promise<ConfirmedEvent> {
@@ -58,6 +65,10 @@ export function createSubscriptionService(deps: { revenuecat: RevenueCatClient; 
   async function apply(tx: Em, event: ConfirmedEvent): Promise<string> {
     const status = STATUS_BY_TYPE[event.type];
     if (!status) return 'ignored';
+    const owner = deps.revenuecatModule;
+    if (!owner) return 'no_module';
+    // Rolled back and answered 503: RevenueCat redelivers, and a node serving the module acts.
+    if (owner.onChanged === 'not_served') throw moduleNotServed(owner.name);
     if (!UUID.test(event.app_user_id) || !event.product_id) return 'unknown_user';
     const exists = await tx.execute('select 1 from users where id = ?', [event.app_user_id]);
     if (exists.length === 0) return 'unknown_user';
@@ -74,18 +85,17 @@ export function createSubscriptionService(deps: { revenuecat: RevenueCatClient; 
          environment = excluded.environment, updated_at = now()
        where subscriptions.last_event_at is null or subscriptions.last_event_at <= excluded.last_event_at
        returning id`,
-      [event.app_user_id, deps.module, event.product_id, JSON.stringify(event.entitlement_ids ?? []), effective, event.periodEnd, event.id, eventAt, event.environment ?? null],
+      [event.app_user_id, owner.name, event.product_id, JSON.stringify(event.entitlement_ids ?? []), effective, event.periodEnd, event.id, eventAt, event.environment ?? null],
     );
     // Events can arrive out of order; an older one than what is stored changes nothing.
     if (rows.length === 0) return 'stale';
     const sub = await tx.findOneOrFail(Subscription, { id: rows[0].id }, { refresh: true });
     const state: SubscriptionState = { userId: sub.userId, module: sub.module, productId: sub.productId, entitlements: sub.entitlements, status: sub.status, currentPeriodEnd: sub.currentPeriodEnd ?? null };
-    await handlers.get(sub.module)?.onChanged?.(tx, state);
+    await owner.onChanged(tx, state);
     return `${effective}${event.confirmedBy === 'webhook_offline' ? ' (offline: not confirmed with the RevenueCat API)' : ''}`;
   }
 
   return {
-    registerModule: (module: string, h: SubscriptionHandlers) => void handlers.set(module, h),
     confirmWithProvider,
     apply,
   };

@@ -7,10 +7,10 @@ import type { Logger } from 'pino';
 import { CoachAnswer, type AnswerSource } from '../../entities/coach/CoachAnswer.ts';
 import { AppError, badRequest, notFound } from '../errors.ts';
 import type { InvalidationBus } from '../invalidation.ts';
-import type { LlmGateway } from '../llm/gateway.ts';
+import type { LlmModule } from '../llm/gateway.ts';
 import { LlmError } from '../llm/errors.ts';
 import { countTextTokens } from '../llm/tokens.ts';
-import type { RealtimePort, ServerEvents } from '../realtime.ts';
+import type { NamespacePort } from '../realtime.ts';
 import type { TimeFormatter } from '../time.ts';
 import type { Em } from '../transaction.ts';
 import type { AnswerBuffer, BufferedAnswer } from './answerBuffer.ts';
@@ -19,7 +19,7 @@ import type { KnowledgeService, Passage } from './knowledge.ts';
 import type { Plan, PlanService } from './plans.ts';
 import type { PromptService } from './prompts.ts';
 import type { QuotaGrant, QuotaService } from './quota.ts';
-import type { AnswerDone, AnswerFailure, AskInput, AskResult } from './schemas.ts';
+import type { AnswerDone, AnswerFailure, AskInput, AskResult, coachServerEvents } from './schemas.ts';
 
 export type AskDeps = {
   em: Em;
@@ -28,9 +28,9 @@ export type AskDeps = {
   prompts: PromptService;
   quota: QuotaService;
   cache: AnswerCache;
-  llm: LlmGateway;
+  llm: LlmModule;
   buffer: AnswerBuffer;
-  realtime: RealtimePort;
+  realtime: NamespacePort<typeof coachServerEvents>;
   bus: InvalidationBus;
   time: TimeFormatter;
   logger: Logger;
@@ -52,7 +52,7 @@ const normaliseTags = (tags: string[] | undefined) => [...new Set((tags ?? []).m
 
 export function createAskService(deps: AskDeps) {
   const { em } = deps;
-  const llm = deps.llm.forModule('coach');
+  const { llm } = deps;
   // Generations running on this node, so a cancel arriving through the bus (from any node) finds them.
   const running = new Map<string, { userId: string; abort: AbortController }>();
   deps.bus.subscribe(CANCEL_TOPIC, (answerId) => running.get(answerId)?.abort.abort());
@@ -170,9 +170,7 @@ export function createAskService(deps: AskDeps) {
   }
 
   // To the user's room: every socket of theirs, on every node, including one that reconnected elsewhere.
-  function emit<E extends keyof ServerEvents['coach'] & string>(userId: string, event: E, payload: ServerEvents['coach'][E]): void {
-    deps.realtime.emitToUser('coach', userId, event, payload);
-  }
+  const emit = deps.realtime.emitToUser;
 
   function toResult(text: string, done: AnswerDone, model: string | null, provider: string | null): AskResult {
     return { answerId: done.answerId, answer: text, sources: done.sources as AskResult['sources'], usage: done.usage, costUsd: done.costUsd, cached: done.cached, cacheKind: done.cacheKind, planRemaining: done.planRemaining, model, provider };

@@ -75,3 +75,10 @@ export const historyQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   game: z.string().max(40).optional(),
 });
+
+// What the /coach namespace pushes to clients (the module declares these; they type its emits and document them).
+export const coachServerEvents = {
+  'answer.delta': { summary: 'The next piece of an answer, at its offset (UTF-16 code units)', schema: answerDelta },
+  'answer.done': { summary: 'The answer is complete: sources, usage, cost, cache and plan figures', schema: answerDone },
+  'answer.error': { summary: 'The answer failed or was cancelled at this offset', schema: answerFailure },
+};

@@ -5,17 +5,16 @@
 import crypto from 'node:crypto';
 import client from 'prom-client';
 import type { Logger } from 'pino';
-import type { PlanTier } from '../../entities/coach/CoachPlan.ts';
+import { tierRank, type PaidTier, type PlanTier } from '../../entities/coach/CoachPlan.ts';
 import { PaymentProviderError } from '../../integrations/payments/index.ts';
-import type { CancelOutcome, CoachTier, OfflineRevenueCatCheckout, RevenueCatCheckout } from '../../integrations/payments/revenuecatCheckout.ts';
-import type { SubscriptionService, SubscriptionState } from '../billing/subscriptions.ts';
+import type { CancelOutcome, OfflineRevenueCatCheckout, RevenueCatCheckout } from '../../integrations/payments/revenuecatCheckout.ts';
+import type { SubscriptionState } from '../billing/subscriptions.ts';
 import { AppError, conflict, notFound } from '../errors.ts';
 import type { NotifyInput } from '../notifications/schemas.ts';
 import type { TimeFormatter } from '../time.ts';
 import { inTransaction, type Em } from '../transaction.ts';
 
 export const COACH_MODULE = 'coach';
-const TIER_RANK: Record<PlanTier, number> = { free: 0, basic: 1, basic_special: 2 };
 
 export type CheckoutResult =
   | { checkoutId: string; status: 'created'; checkoutUrl: string; offline: boolean }
@@ -23,15 +22,16 @@ export type CheckoutResult =
 
 export type CoachPlanState = { planTier: PlanTier; planExpiresAt: string | null; cancelAtPeriodEnd: boolean };
 
-type AttemptRow = { id: string; user_id: string; tier: CoachTier; attempts: number };
+type AttemptRow = { id: string; user_id: string; tier: PaidTier; attempts: number };
 
 export function createCoachSubscriptionService(deps: {
   em: Em;
-  subscriptions: SubscriptionService;
   checkout: RevenueCatCheckout;
   notify: (userId: string, input: NotifyInput) => Promise<unknown>;
-  productTiers: Record<string, CoachTier>;
-  entitlementTiers: Record<string, CoachTier>;
+  productTiers: Record<string, PaidTier>;
+  // The purchase link's package for each tier.
+  tierPackages: Record<PaidTier, string>;
+  entitlementTiers: Record<string, PaidTier>;
   retryHours: number;
   maxRetries: number;
   registry: client.Registry;
@@ -47,14 +47,12 @@ export function createCoachSubscriptionService(deps: {
       registers: [deps.registry],
     });
 
-  deps.subscriptions.registerModule(COACH_MODULE, { onChanged: applyToPlan });
-
   // The product decides the tier; entitlements stand in for products this server does not know.
-  function tierOf(state: Pick<SubscriptionState, 'productId' | 'entitlements'>): CoachTier | null {
+  function tierOf(state: Pick<SubscriptionState, 'productId' | 'entitlements'>): PaidTier | null {
     const byProduct = deps.productTiers[state.productId];
     if (byProduct) return byProduct;
-    const byEntitlement = state.entitlements.map((e) => deps.entitlementTiers[e]).filter((t): t is CoachTier => Boolean(t));
-    return byEntitlement.sort((a, b) => TIER_RANK[b] - TIER_RANK[a])[0] ?? null;
+    const byEntitlement = state.entitlements.map((e) => deps.entitlementTiers[e]).filter((t): t is PaidTier => Boolean(t));
+    return byEntitlement.sort((a, b) => tierRank(b) - tierRank(a))[0] ?? null;
   }
 
   async function applyToPlan(tx: Em, state: SubscriptionState): Promise<void> {
@@ -94,7 +92,7 @@ export function createCoachSubscriptionService(deps: {
   // One attempt at creating the checkout; the row records the outcome either way.
   async function attempt(row: AttemptRow, isRetry: boolean): Promise<CheckoutResult> {
     try {
-      const created = await deps.checkout.createCheckout({ checkoutId: row.id, appUserId: row.user_id, tier: row.tier });
+      const created = await deps.checkout.createCheckout({ checkoutId: row.id, appUserId: row.user_id, packageId: deps.tierPackages[row.tier] });
       await em.fork().execute(
         `update billing_checkout_attempts set status = 'created', attempts = attempts + 1, checkout_url = ?, offline = ?, next_attempt_at = null, updated_at = now() where id = ?`,
         [created.checkoutUrl, created.offline, row.id],
@@ -117,9 +115,9 @@ export function createCoachSubscriptionService(deps: {
     }
   }
 
-  async function initiate(userId: string, tier: CoachTier): Promise<CheckoutResult> {
+  async function initiate(userId: string, tier: PaidTier): Promise<CheckoutResult> {
     const current = await planState(userId);
-    if (current.planTier !== 'free' && TIER_RANK[current.planTier] >= TIER_RANK[tier] && !current.cancelAtPeriodEnd) {
+    if (current.planTier !== 'free' && tierRank(current.planTier) >= tierRank(tier) && !current.cancelAtPeriodEnd) {
       throw conflict('already_subscribed', `You are already on the ${current.planTier} plan`, 'tier');
     }
     const row: AttemptRow = { id: crypto.randomUUID(), user_id: userId, tier, attempts: 0 };
@@ -185,8 +183,8 @@ export function createCoachSubscriptionService(deps: {
     return { ...(await planState(userId)), provider };
   }
 
-  async function checkoutAttempt(checkoutId: string): Promise<{ id: string; userId: string; tier: CoachTier; status: string }> {
-    const [row] = await em.fork().execute<{ id: string; user_id: string; tier: CoachTier; status: string }[]>(
+  async function checkoutAttempt(checkoutId: string): Promise<{ id: string; userId: string; tier: PaidTier; status: string }> {
+    const [row] = await em.fork().execute<{ id: string; user_id: string; tier: PaidTier; status: string }[]>(
       'select id, user_id, tier, status from billing_checkout_attempts where id = ?',
       [checkoutId],
     );
@@ -195,17 +193,18 @@ export function createCoachSubscriptionService(deps: {
   }
 
   // OFFLINE sandbox page's buttons: approving sends the purchase webhook as RevenueCat would.
-  async function sandboxDecide(checkoutId: string, decision: 'approve' | 'decline'): Promise<{ tier: CoachTier; webhookStatus: number | null }> {
+  async function sandboxDecide(checkoutId: string, decision: 'approve' | 'decline'): Promise<{ tier: PaidTier; webhookStatus: number | null }> {
     const offline = deps.checkout as Partial<OfflineRevenueCatCheckout>;
     if (!deps.checkout.offline || !offline.purchase) throw notFound('Checkout');
     const row = await checkoutAttempt(checkoutId);
     if (decision === 'decline') return { tier: row.tier, webhookStatus: null };
     const entitlementIds = Object.entries(deps.entitlementTiers).filter(([, t]) => t === row.tier).map(([e]) => e);
-    const webhookStatus = await offline.purchase({ appUserId: row.userId, tier: row.tier, entitlementIds });
+    const productId = Object.entries(deps.productTiers).find(([, t]) => t === row.tier)?.[0] ?? `coach_${row.tier}_monthly`;
+    const webhookStatus = await offline.purchase({ appUserId: row.userId, productId, entitlementIds });
     return { tier: row.tier, webhookStatus };
   }
 
-  return { initiate, cancel, planState, retryDueCheckouts, checkoutAttempt, sandboxDecide, tierOf };
+  return { initiate, cancel, planState, retryDueCheckouts, checkoutAttempt, sandboxDecide, tierOf, applyToPlan, offline: deps.checkout.offline };
 }
 
 export type CoachSubscriptionService = ReturnType<typeof createCoachSubscriptionService>;

@@ -1,6 +1,12 @@
 // A concurrency cap per app module, so one busy app cannot take every upstream connection and
 // starve the others: at most `concurrency` calls run, up to `queue` wait (each at most
 // `queueTimeoutMs`), and the rest are refused at once with a typed 503.
+//
+// Hand-written, not cockatiel's bulkhead (4.0.0): it has no per-waiter queue timeout, and a waiter
+// whose signal fires (or that we give up on) keeps its queue place until a running call ends and
+// dequeues it, so abandoned waiters would count as `queued` and refuse live callers as busy. Here
+// a waiter leaves the queue the moment it is cancelled or times out. Cost is not the reason
+// (bench/retry.ts: both well under a microsecond per call).
 import { z } from 'zod';
 import { llmBusy, llmCancelled } from './errors.ts';
 
@@ -13,14 +19,8 @@ export const bulkheadsSchema = z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, '
 
 export type BulkheadLimits = { concurrency: number; queue: number };
 
-// rizz makes few, slow calls per paid job; coach and chat stream answers to many users at once:
-// a streamed answer holds its slot for seconds while costing this node almost nothing, and the
-// coach is expected to carry 200 concurrent streams per node (bench/coach.ts).
-export const DEFAULT_BULKHEADS: Record<string, BulkheadLimits> = {
-  coach: { concurrency: 200, queue: 200 },
-  chat: { concurrency: 200, queue: 200 },
-  rizz: { concurrency: 5, queue: 10 },
-};
+// Each module declares its own limits in its definition (llmBulkhead); LLM_BULKHEADS_JSON overrides
+// them, and a module that declares none gets this.
 export const DEFAULT_MODULE_BULKHEAD: BulkheadLimits = { concurrency: 5, queue: 10 };
 export type BulkheadStats = BulkheadLimits & { active: number; queued: number };
 export type Bulkhead = {

@@ -3,7 +3,8 @@
 import type { PushProvider } from '../../integrations/push/index.ts';
 import type { Logger } from 'pino';
 import type { Limiter } from '../limiter.ts';
-import type { RealtimePort } from '../realtime.ts';
+import { namespacePort, type RealtimePort } from '../realtime.ts';
+import { notificationServerEvents } from './schemas.ts';
 import type { SmsService } from '../sms/sms.ts';
 import type { TimeFormatter } from '../time.ts';
 import type { Em } from '../transaction.ts';
@@ -28,18 +29,19 @@ export function createNotificationService(deps: NotificationServiceDeps) {
   const inbox = createNotificationInbox({ em: deps.em, time: deps.time });
   const settings = createNotificationSettings({ em: deps.em, time: deps.time, defaultTimeZone: deps.defaultTimeZone });
   const pushTokens = createPushTokens({ em: deps.em, time: deps.time });
-  const { notify } = createNotifier({ ...deps, inbox, settings, pushTokens });
+  const sockets = namespacePort(deps.realtime, 'notifications', notificationServerEvents);
+  const { notify } = createNotifier({ ...deps, sockets, inbox, settings, pushTokens });
 
   // Read state changes reach the user's other devices, so every badge shows the same count.
   async function markRead(userId: string, id: string) {
     const result = await inbox.markRead(userId, id);
-    deps.realtime.emitToUser('notifications', userId, 'notification.read', { ids: [result.notification.id], all: false, unreadCount: result.unreadCount });
+    sockets.emitToUser(userId, 'notification.read', { ids: [result.notification.id], all: false, unreadCount: result.unreadCount });
     return result;
   }
 
   async function markAllRead(userId: string) {
     const result = await inbox.markAllRead(userId);
-    deps.realtime.emitToUser('notifications', userId, 'notification.read', { ids: [], all: true, unreadCount: result.unreadCount });
+    sockets.emitToUser(userId, 'notification.read', { ids: [], all: true, unreadCount: result.unreadCount });
     return result;
   }
 

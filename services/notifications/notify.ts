@@ -1,4 +1,4 @@
-// notify(): the one orchestrator every module (walk, chat, coach, rizz) calls. It stores the
+// notify(): the one orchestrator every app module calls. It stores the
 // notification (once per dedupe key), shows it on the user's sockets on every node, and pushes it
 // to their devices only when no socket showed it and the user's settings and a per-type frequency
 // limit allow; an SMS is sent when the caller asks for one. Every channel's outcome is recorded.
@@ -8,13 +8,13 @@ import type { PushProvider } from '../../integrations/push/index.ts';
 import type { Logger } from 'pino';
 import type { Limiter } from '../limiter.ts';
 import { validationError } from '../errors.ts';
-import type { RealtimePort } from '../realtime.ts';
+import type { NamespacePort } from '../realtime.ts';
 import type { SmsService } from '../sms/sms.ts';
 import type { Em } from '../transaction.ts';
 import type { NotificationInbox } from './inbox.ts';
 import type { PushTokens } from './pushTokens.ts';
 import { isQuietTime } from './quietHours.ts';
-import { notifyInput, type NotificationDto, type NotifyInput } from './schemas.ts';
+import { notifyInput, type NotificationDto, type NotifyInput, type notificationServerEvents } from './schemas.ts';
 import type { EffectiveSettings, NotificationSettings } from './settings.ts';
 
 export type Delivery = { channel: DeliveryChannel; outcome: DeliveryOutcome; detail?: string };
@@ -25,7 +25,7 @@ export type NotifierDeps = {
   inbox: NotificationInbox;
   settings: NotificationSettings;
   pushTokens: PushTokens;
-  realtime: RealtimePort;
+  sockets: NamespacePort<typeof notificationServerEvents>;
   push: PushProvider;
   sms: SmsService;
   // Keyed by user and type; its window is the hour.
@@ -49,12 +49,12 @@ export function createNotifier(deps: NotifierDeps) {
     const notification = deps.inbox.toDto(stored.notification);
     if (!stored.created) return { notification, created: false, unreadCount: stored.unreadCount, deliveries: [] };
 
-    const online = await deps.realtime.hasLiveSocket(userId).catch((err: unknown) => {
+    const online = await deps.sockets.hasLiveSocket(userId).catch((err: unknown) => {
       // Unknown is treated as offline: a push the user did not need beats one they never get.
       deps.logger.warn({ err, userId }, 'could not tell whether the user is online');
       return false;
     });
-    deps.realtime.emitToUser('notifications', userId, 'notification', { notification, unreadCount: stored.unreadCount });
+    deps.sockets.emitToUser(userId, 'notification', { notification, unreadCount: stored.unreadCount });
 
     const deliveries: Delivery[] = [{ channel: 'socket', outcome: online ? 'delivered' : 'skipped_offline' }];
     const settings = await deps.settings.effective(userId);

@@ -142,3 +142,9 @@ function isTimeZone(zone: string): boolean {
     return false;
   }
 }
+
+// What the /notifications namespace pushes to clients.
+export const notificationServerEvents = {
+  notification: { summary: 'A new notification, with the unread count after it', schema: notificationEvent },
+  'notification.read': { summary: 'Notifications were marked read (on any of the user\'s devices)', schema: notificationReadEvent },
+};

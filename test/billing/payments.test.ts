@@ -4,6 +4,7 @@ import type { ApiNode } from '../../server/node.ts';
 import type { Payment } from '../../entities/billing/Payment.ts';
 import { sandboxWebhookSecret } from '../../server/context.ts';
 import { signStandardWebhook } from '../../integrations/payments/standardWebhooks.ts';
+import { widgetEvents } from '../modules/widgets.ts';
 import { startFakeToss, tossStatusWebhook, type FakeToss } from '../fakes/toss.ts';
 import { startFakePortOne, type FakePortOne } from '../fakes/portone.ts';
 import { newUser, request, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
@@ -15,7 +16,8 @@ describe('billing: orders, providers, webhooks and refunds', () => {
   let node: ApiNode;
   let toss: FakeToss;
   let portone: FakePortOne;
-  const calls: { event: string; orderId: string; amount?: number }[] = [];
+  // The test module's payment handlers record what they saw (and write in the payment's transaction).
+  const calls = widgetEvents;
 
   before(async () => {
     toss = await startFakeToss({ secretKey: 'test_sk_toss' });
@@ -26,15 +28,6 @@ describe('billing: orders, providers, webhooks and refunds', () => {
       PORTONE_WEBHOOK_SECRETS: `${PORTONE_WEBHOOK_SECRET},${OLD_PORTONE_SECRET}`,
       PAYMENTS_DEFAULT_PROVIDER: 'sandbox',
       PAYMENTS_TIMEOUT_MS: '300',
-    });
-    // A module's handler runs inside the transaction that moves the payment.
-    node.services.payments.registerModule('chat', {
-      onPaid: async (tx, p) => {
-        calls.push({ event: 'paid', orderId: p.orderId });
-        await tx.execute('select 1');
-      },
-      onRefunded: async (_tx, p, amount) => void calls.push({ event: 'refunded', orderId: p.orderId, amount }),
-      onExpired: async (_tx, p) => void calls.push({ event: 'expired', orderId: p.orderId }),
     });
   });
   after(async () => {
@@ -53,42 +46,66 @@ describe('billing: orders, providers, webhooks and refunds', () => {
   describe('orders and idempotency keys', () => {
     it('prices an order from the product table and replays a retried request', async () => {
       const u = await newUser(node);
-      const products = await request(node, 'GET', '/payments/products?module=chat');
-      expect(products.body.products.map((p: { id: string }) => p.id)).to.include('chat.points.basic');
+      const products = await request(node, 'GET', '/payments/products?module=widgets');
+      expect(products.body.products.map((p: { id: string }) => p.id)).to.include('widgets.pack');
       const k = key();
-      const first = await order(u, { productId: 'chat.points.basic' }, k);
+      const first = await order(u, { productId: 'widgets.pack' }, k);
       expect(first.status).to.equal(201);
       expect(first.body).to.include({ amount: 4500, currency: 'KRW', status: 'pending', provider: 'sandbox', offline: true });
       expect(first.body.checkout.checkoutUrl).to.match(/\/sandbox\/checkout\/ord_/);
-      const retry = await order(u, { productId: 'chat.points.basic' }, k);
+      const retry = await order(u, { productId: 'widgets.pack' }, k);
       expect(retry.status).to.equal(201);
       expect(retry.body.orderId).to.equal(first.body.orderId);
       expect(retry.headers.get('idempotent-replayed')).to.equal('true');
-      const other = await order(u, { productId: 'chat.points.premium' }, k);
+      const other = await order(u, { productId: 'widgets.premium' }, k);
       expect(other.status).to.equal(409);
       expect(other.body.code).to.equal('idempotency_key_reused');
     });
 
     it('refuses an order without an Idempotency-Key, for an unknown product, or an unconfigured field', async () => {
       const u = await newUser(node);
-      const missing = await request(node, 'POST', '/payments/orders', { token: u.accessToken, body: { productId: 'chat.points.basic' } });
+      const missing = await request(node, 'POST', '/payments/orders', { token: u.accessToken, body: { productId: 'widgets.pack' } });
       expect(missing.status).to.equal(400);
       expect(missing.body.errors[0]).to.include({ field: 'Idempotency-Key', in: 'header' });
-      const unknown = await order(u, { productId: 'chat.points.free-money' });
+      const unknown = await order(u, { productId: 'widgets.free-money' });
       expect(unknown.status).to.equal(400);
       expect(unknown.body.errors[0].field).to.equal('productId');
-      const badProvider = await order(u, { productId: 'chat.points.basic', provider: 'paypal' });
+      const badProvider = await order(u, { productId: 'widgets.pack', provider: 'paypal' });
       expect(badProvider.status).to.equal(400);
       expect(badProvider.body.errors[0].field).to.equal('provider');
       // The client cannot set a price: an amount in the body is ignored (zod strips it).
-      const priced = await order(u, { productId: 'chat.points.basic', amount: 1 });
+      const priced = await order(u, { productId: 'widgets.pack', amount: 1 });
       expect(priced.body.amount).to.equal(4500);
+    });
+
+    it('documents the Idempotency-Key header as required on the idempotent routes in /openapi.json', async () => {
+      const doc = (await request(node, 'GET', '/openapi.json')).body;
+      for (const [path, method] of [['/payments/orders', 'post'], ['/payments/toss/confirm', 'post'], ['/admin/payments/{orderId}/refund', 'post']]) {
+        const header = doc.paths[path][method].parameters.find((p: { in: string; name: string }) => p.in === 'header' && p.name.toLowerCase() === 'idempotency-key');
+        expect(header, `${method} ${path}`).to.include({ required: true });
+        expect(header.schema.pattern).to.be.a('string');
+        expect(doc.paths[path][method].responses).to.have.property('409');
+      }
+      expect(doc.paths['/admin/payments/{orderId}/refund'].post.parameters.map((p: { in: string }) => p.in)).to.include('path');
+      expect(doc.paths['/payments/orders/{orderId}'].get.parameters.some((p: { in: string }) => p.in === 'header')).to.equal(false);
+    });
+
+    it('binds a key to its route: the same key on another operation is a 409, and a malformed key a 400', async () => {
+      const u = await newUser(node);
+      const k = key();
+      expect((await order(u, { productId: 'widgets.pack' }, k)).status).to.equal(201);
+      const confirm = await request(node, 'POST', '/payments/toss/confirm', { token: u.accessToken, body: { paymentKey: 'pk_1', orderId: 'ord_x', amount: 1 }, headers: { 'idempotency-key': k } });
+      expect(confirm.status).to.equal(409);
+      expect(confirm.body.code).to.equal('idempotency_key_reused');
+      const invalid = await order(u, { productId: 'widgets.pack' }, 'short');
+      expect(invalid.status).to.equal(400);
+      expect(invalid.body.code).to.equal('invalid_idempotency_key');
     });
 
     it('keeps two concurrent requests with one key to one order', async () => {
       const u = await newUser(node);
       const k = key();
-      const results = await Promise.all([order(u, { productId: 'chat.points.starter' }, k), order(u, { productId: 'chat.points.starter' }, k)]);
+      const results = await Promise.all([order(u, { productId: 'widgets.starter' }, k), order(u, { productId: 'widgets.starter' }, k)]);
       const created = results.filter((r) => r.status === 201);
       expect(created.length).to.be.within(1, 2);
       expect(new Set(created.map((r) => r.body.orderId)).size).to.equal(1);
@@ -101,7 +118,7 @@ describe('billing: orders, providers, webhooks and refunds', () => {
   describe('the offline sandbox checkout', () => {
     it('approves through the page, which fires the signed webhook; the order is paid and handled once', async () => {
       const u = await newUser(node);
-      const created = await order(u, { productId: 'chat.points.premium' });
+      const created = await order(u, { productId: 'widgets.premium' });
       const orderId = created.body.orderId;
       const page = await request(node, 'GET', `/sandbox/checkout/${orderId}`);
       expect(page.status).to.equal(200);
@@ -119,7 +136,7 @@ describe('billing: orders, providers, webhooks and refunds', () => {
 
     it('declines through the page: the order fails with the reason recorded', async () => {
       const u = await newUser(node);
-      const { body } = await order(u, { productId: 'chat.points.starter' });
+      const { body } = await order(u, { productId: 'widgets.starter' });
       await request(node, 'POST', `/sandbox/checkout/${body.orderId}/decline`);
       expect(await paymentRow(body.orderId)).to.include({ status: 'failed', failure_reason: 'declined' });
       expect(await failures(body.orderId)).to.deep.equal(['declined']);
@@ -127,7 +144,7 @@ describe('billing: orders, providers, webhooks and refunds', () => {
 
     it('answers a redelivered webhook 200 without acting, and refuses a forged or stale one', async () => {
       const u = await newUser(node);
-      const { body } = await order(u, { productId: 'chat.points.starter' });
+      const { body } = await order(u, { productId: 'widgets.starter' });
       const sandbox = node.ctx.paymentProviders.get('sandbox') as unknown as { decide: Function; signedWebhook: (e: object) => { body: string; headers: Record<string, string> } };
       await request(node, 'POST', `/sandbox/checkout/${body.orderId}/approve`);
       const [{ payment_key: paymentKey }] = await node.ctx.db.orm.em.fork().execute('select payment_key from sandbox_transactions where order_id = ?', [body.orderId]);
@@ -156,7 +173,7 @@ describe('billing: orders, providers, webhooks and refunds', () => {
 
   describe('Toss Payments (real client against the fake API)', () => {
     async function tossOrder(u: TestUser) {
-      const { body } = await order(u, { productId: 'chat.points.basic', provider: 'toss' });
+      const { body } = await order(u, { productId: 'widgets.pack', provider: 'toss' });
       expect(body.checkout).to.include({ clientKey: 'test_ck_toss', amount: 4500 });
       const paymentKey = `tpk_${crypto.randomUUID()}`;
       return { orderId: body.orderId as string, paymentKey };
@@ -274,13 +291,12 @@ describe('billing: orders, providers, webhooks and refunds', () => {
 
   describe('PortOne (real client against the fake API)', () => {
     async function portoneOrder(u: TestUser) {
-      const { body } = await order(u, { productId: 'rizz.report', provider: 'portone' });
+      const { body } = await order(u, { productId: 'widgets.report', provider: 'portone' });
       expect(body.checkout).to.include({ storeId: 'store-1', paymentId: body.orderId, totalAmount: 9900 });
       return body.orderId as string;
     }
 
     it('acts on a verified Transaction.Paid webhook after looking the payment up, once', async () => {
-      node.services.payments.registerModule('rizz', { onPaid: async (_tx, p) => void calls.push({ event: 'paid', orderId: p.orderId }) });
       const u = await newUser(node);
       const orderId = await portoneOrder(u);
       portone.pay(orderId, 9900);
@@ -322,8 +338,8 @@ describe('billing: orders, providers, webhooks and refunds', () => {
   describe('expiry of pending orders', () => {
     it('cancels stale orders the provider does not know as paid, and marks paid the ones it does', async () => {
       const u = await newUser(node);
-      const unpaid = (await order(u, { productId: 'chat.points.starter' })).body.orderId;
-      const paidLate = (await order(u, { productId: 'chat.points.starter' })).body.orderId;
+      const unpaid = (await order(u, { productId: 'widgets.starter' })).body.orderId;
+      const paidLate = (await order(u, { productId: 'widgets.starter' })).body.orderId;
       // The customer approved, but the webhook never reached us.
       await node.ctx.db.orm.em.fork().execute(`insert into sandbox_transactions (payment_key, order_id, amount, status) values (?, ?, 1000, 'approved')`, [`sbx_${crypto.randomUUID()}`, paidLate]);
       await node.ctx.db.orm.em.fork().execute(`update payments set created_at = now() - interval '2 hours' where order_id in (?, ?)`, [unpaid, paidLate]);

@@ -1,22 +1,23 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
 import type { ApiNode } from '../../server/node.ts';
-import type { SubscriptionState } from '../../services/billing/subscriptions.ts';
+import { widgetSubscriptionChanges } from '../modules/widgets.ts';
 import { startFakeRevenueCat, type FakeRevenueCat } from '../fakes/revenuecat.ts';
 import { newUser, request, startNode, stopAllNodes } from '../helpers.ts';
 
 describe('billing: RevenueCat subscriptions', () => {
   let node: ApiNode;
   let rc: FakeRevenueCat;
-  const changes: SubscriptionState[] = [];
+  const changes = widgetSubscriptionChanges;
 
   before(async () => {
     rc = await startFakeRevenueCat({ apiKey: 'sk_rc_test', webhookAuth: 'Bearer rc-webhook-auth', webhookSecret: 'rc-hmac-secret' });
     node = await startNode({
       REVENUECAT_API_KEY: 'sk_rc_test', REVENUECAT_BASE_URL: rc.url,
       REVENUECAT_WEBHOOK_AUTH: 'Bearer rc-webhook-auth', REVENUECAT_WEBHOOK_SECRET: 'rc-hmac-secret',
+      // The subscriptions belong to the test module, whose handler records every change.
+      REVENUECAT_MODULE: 'widgets',
     });
-    node.services.subscriptions.registerModule('coach', { onChanged: async (_tx, s) => void changes.push(s) });
   });
   after(async () => {
     await stopAllNodes();

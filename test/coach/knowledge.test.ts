@@ -9,7 +9,7 @@ import type { ApiNode } from '../../server/node.ts';
 import { chunkDocument } from '../../services/coach/chunking.ts';
 import type { KnowledgeService } from '../../services/coach/knowledge.ts';
 import { countTextTokens } from '../../services/llm/tokens.ts';
-import { newUser, request, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
+import { newUser, request, startNode, stopAllNodes, type TestUser, coach } from '../helpers.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../fakes/openai.ts';
 import { testState } from '../state.ts';
 
@@ -85,7 +85,7 @@ describe('coach knowledge: ingest and retrieval against the OpenAI wire format',
   before(async () => {
     fake = await startFakeOpenAi();
     node = await startNode({ OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.baseUrl, LLM_EMBEDDING_DIMENSIONS: '16', LLM_RETRIES: '0' });
-    kb = node.services.coachKnowledge;
+    kb = coach(node).knowledge;
     user = await newUser(node);
     const a = await newUser(node);
     await node.ctx.db.orm.em.fork().execute(`update users set role = 'admin' where id = ?`, [a.id]);
@@ -256,7 +256,7 @@ describe('coach knowledge: npm run ingest', () => {
 
   function runIngest(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['server/ingest.ts', ...args], {
+      const child = spawn(process.execPath, ['server/command.ts', 'coach', 'ingest', ...args], {
         env: { ...process.env, DATABASE_URL: testState.databaseUrl, LLM_OFFLINE: 'true', MIGRATE_ON_START: 'false', LOG_LEVEL: 'warn', NODE_ENV: 'test' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -12,6 +12,7 @@ import { pgArray } from '../../services/coach/pgArray.ts';
 import { inTransaction, type Em } from '../../services/transaction.ts';
 import { createVectorIndex, type VectorFilter, type VectorHit, type VectorIndex } from '../../services/coach/vectorIndex.ts';
 import { createWorkerPool, type WorkerPool } from '../../workers/pool.ts';
+import { testModules } from '../helpers.ts';
 
 // A seeded generator, so a failure reproduces.
 function random(seed: number): () => number {
@@ -120,8 +121,8 @@ describe('coach knowledge: the pgvector VectorIndex against a real pgvector (PGl
     }
     // PGlite's one user and database are both `postgres`; the socket server asks for no password.
     const url = `postgres://postgres@${server!.getServerConn()}/postgres`;
-    orm = await createOrm({ url, poolMax: POOL_MAX, logger });
-    await migrate(orm, logger);
+    orm = await createOrm({ url, poolMax: POOL_MAX, logger, modules: testModules });
+    await migrate(orm, logger, testModules);
     workers = createWorkerPool({ size: 1 });
     const opts = { em: orm.em, pool: workers, logger };
     // ef_search above the row count: HNSW then visits every vector and is exact.

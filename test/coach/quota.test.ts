@@ -7,6 +7,7 @@ import { AppError } from '../../services/errors.ts';
 import { createTimeFormatter } from '../../services/time.ts';
 import { createQuotaService, kstPeriod, type QuotaPlan } from '../../services/coach/quota.ts';
 import { testState } from '../state.ts';
+import { testModules } from '../helpers.ts';
 
 const free: QuotaPlan = { tier: 'free', callLimit: 30, callPeriod: 'week' };
 const special: QuotaPlan = { tier: 'basic_special', callLimit: 100, callPeriod: 'month' };
@@ -18,7 +19,7 @@ describe('coach: quotas', () => {
   let quota: ReturnType<typeof createQuotaService>;
 
   before(async () => {
-    orm = await createOrm({ url: testState.databaseUrl, poolMax: 6, logger: createLogger({ level: 'silent', pretty: false, nodeId: 'quota-test' }) });
+    orm = await createOrm({ url: testState.databaseUrl, poolMax: 6, logger: createLogger({ level: 'silent', pretty: false, nodeId: 'quota-test' }), modules: testModules });
   });
   after(async () => {
     await orm.close(true);

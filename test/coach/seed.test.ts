@@ -11,7 +11,7 @@ import { createDatabaseIfMissing, dropDatabase } from '../../server/db.ts';
 import { seedShippedKnowledge } from '../../services/coach/knowledgeFiles.ts';
 import type { KnowledgeService } from '../../services/coach/knowledge.ts';
 import { createSeedRuns, type SeedRuns } from '../../services/seedRuns.ts';
-import { startNode } from '../helpers.ts';
+import { startNode, coach } from '../helpers.ts';
 import { testState } from '../state.ts';
 
 const quiet = { info: () => undefined, warn: () => undefined } as unknown as Logger;
@@ -44,14 +44,14 @@ describe('coach knowledge: the first start\'s seed', () => {
     await dropDatabase(databaseUrl);
   });
 
-  const documents = async () => (await node.services.coachKnowledge.games()).find((g) => g.game === game)?.documents ?? 0;
+  const documents = async () => (await coach(node).knowledge.games()).find((g) => g.game === game)?.documents ?? 0;
 
   it('resumes a seed cut short by shutdown, then never runs again', async () => {
     // Stopped after the first document, as SIGTERM does through the signal.
     const stopping = new AbortController();
     const knowledge: Pick<KnowledgeService, 'games' | 'ingest'> = {
-      games: () => node.services.coachKnowledge.games(),
-      ingest: (input, o) => node.services.coachKnowledge.ingest(input, { ...o, onDocument: () => stopping.abort() }),
+      games: () => coach(node).knowledge.games(),
+      ingest: (input, o) => coach(node).knowledge.ingest(input, { ...o, onDocument: () => stopping.abort() }),
     };
     const interrupted = await seedShippedKnowledge(knowledge, dir, quiet, { seedRuns, signal: stopping.signal }).catch((e: Error) => e);
     expect(interrupted).to.be.instanceOf(Error);
@@ -59,20 +59,20 @@ describe('coach knowledge: the first start\'s seed', () => {
     expect(await seedRuns.state('coach-knowledge')).to.equal('started');
 
     // The knowledge base is no longer empty, yet the next start finishes the seed.
-    expect(await seedShippedKnowledge(node.services.coachKnowledge, dir, quiet, { seedRuns })).to.equal(true);
+    expect(await seedShippedKnowledge(coach(node).knowledge, dir, quiet, { seedRuns })).to.equal(true);
     expect(await documents()).to.equal(3);
     expect(await seedRuns.state('coach-knowledge')).to.equal('completed');
 
     // Once completed, it is done for good, even if an operator removes what it loaded.
     await node.ctx.db.orm.em.fork().execute('delete from kb_documents where game = ?', [game]);
-    expect(await seedShippedKnowledge(node.services.coachKnowledge, dir, quiet, { seedRuns })).to.equal(false);
+    expect(await seedShippedKnowledge(coach(node).knowledge, dir, quiet, { seedRuns })).to.equal(false);
     expect(await documents()).to.equal(0);
   });
 
   it('leaves alone an installation that has knowledge of its own and never seeded', async () => {
     await node.ctx.db.orm.em.fork().execute('delete from seed_runs');
-    await node.services.coachKnowledge.ingest([{ game, title: 'Our own notes', content: '운영자가 올린 문서입니다. '.repeat(10) }]);
-    expect(await seedShippedKnowledge(node.services.coachKnowledge, dir, quiet, { seedRuns })).to.equal(false);
+    await coach(node).knowledge.ingest([{ game, title: 'Our own notes', content: '운영자가 올린 문서입니다. '.repeat(10) }]);
+    expect(await seedShippedKnowledge(coach(node).knowledge, dir, quiet, { seedRuns })).to.equal(false);
     expect(await documents()).to.equal(1);
     expect(await seedRuns.state('coach-knowledge')).to.equal('never');
   });

@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { retryCoachCheckouts } from '../../cron/retryCoachCheckouts.ts';
+import { retryCoachCheckouts } from '../../cron/coach/retryCheckouts.ts';
 import type { ApiNode } from '../../server/node.ts';
 import { startFakeRevenueCat, type FakeRevenueCat } from '../fakes/revenuecat.ts';
-import { newUser, request, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
+import { newUser, request, startNode, stopAllNodes, type TestUser, coach } from '../helpers.ts';
 
 const PURCHASE_LINK = 'https://pay.rev.cat/test_purchase_link';
 
@@ -25,7 +25,7 @@ describe('coach: subscriptions on RevenueCat', () => {
     await rc.close();
   });
 
-  const webhook = (path: '/billing/notify' | '/webhooks/revenuecat', event: Record<string, unknown>) => {
+  const webhook = (path: '/webhooks/revenuecat', event: Record<string, unknown>) => {
     const d = rc.webhook(event);
     return request(node, 'POST', path, { raw: d.body, headers: d.headers });
   };
@@ -66,7 +66,7 @@ describe('coach: subscriptions on RevenueCat', () => {
     rc.setSubscription(u.id, 'coach_basic_monthly', periodEnd.toISOString());
     rc.setV2Subscription(u.id, { id: `sub_${u.id.slice(0, 8)}`, store: 'rc_billing', periodEndsAt: periodEnd.getTime() });
 
-    const purchase = await webhook('/billing/notify', event(u.id, 'INITIAL_PURCHASE', { event_timestamp_ms: Date.now() - 3000 }));
+    const purchase = await webhook('/webhooks/revenuecat', event(u.id, 'INITIAL_PURCHASE', { event_timestamp_ms: Date.now() - 3000 }));
     expect(purchase.status).to.equal(200);
     expect(purchase.body.outcome).to.equal('active');
     const bought = await plan(u);
@@ -88,7 +88,7 @@ describe('coach: subscriptions on RevenueCat', () => {
     expect(await plan(u)).to.include({ planTier: 'basic', cancelAtPeriodEnd: true });
 
     rc.setSubscription(u.id, 'coach_basic_monthly', new Date(Date.now() - 1000).toISOString());
-    const expired = await webhook('/billing/notify', event(u.id, 'EXPIRATION', { event_timestamp_ms: Date.now() - 1000 }));
+    const expired = await webhook('/webhooks/revenuecat', event(u.id, 'EXPIRATION', { event_timestamp_ms: Date.now() - 1000 }));
     expect(expired.body.outcome).to.equal('expired');
     expect(await plan(u)).to.deep.equal({ planTier: 'free', planExpiresAt: null, cancelAtPeriodEnd: false });
     const [profile] = await sql('select plan_tier from coach_profiles where user_id = ?', [u.id]);
@@ -96,19 +96,19 @@ describe('coach: subscriptions on RevenueCat', () => {
     expect((await request(node, 'POST', '/billing/cancel', { token: u.accessToken })).status).to.equal(409);
   });
 
-  it('maps an unknown product by its entitlement, and /billing/notify checks the signature like /webhooks/revenuecat', async () => {
+  it('maps an unknown product by its entitlement, and refuses a forged signature', async () => {
     const u = await newUser(node);
     rc.setSubscription(u.id, 'coach_special_yearly', new Date(Date.now() + 365 * 86_400_000).toISOString());
-    await webhook('/billing/notify', event(u.id, 'INITIAL_PURCHASE', { product_id: 'coach_special_yearly', entitlement_ids: ['basic_special'] }));
+    await webhook('/webhooks/revenuecat', event(u.id, 'INITIAL_PURCHASE', { product_id: 'coach_special_yearly', entitlement_ids: ['basic_special'] }));
     expect((await plan(u)).planTier).to.equal('basic_special');
     const forged = rc.webhook(event(u.id, 'EXPIRATION', { product_id: 'coach_special_yearly' }), { secret: 'guess' });
-    expect((await request(node, 'POST', '/billing/notify', { raw: forged.body, headers: forged.headers })).status).to.equal(401);
+    expect((await request(node, 'POST', '/webhooks/revenuecat', { raw: forged.body, headers: forged.headers })).status).to.equal(401);
     expect((await plan(u)).planTier).to.equal('basic_special');
   });
 
   it('retries a checkout RevenueCat could not create, at most twice, counting each retry', async () => {
     const u = await newUser(node);
-    const job = retryCoachCheckouts(node.services.coachSubscriptions);
+    const job = retryCoachCheckouts(coach(node).subscriptions);
     const runJob = () => job.run({ em: node.ctx.db.orm.em.fork(), logger: node.ctx.logger, signal: new AbortController().signal });
     const makeDue = (id: string) => sql(`update billing_checkout_attempts set next_attempt_at = now() - interval '1 second' where id = ?`, [id]);
     const failedBefore = await retryMetric('failed');
@@ -143,7 +143,7 @@ describe('coach: subscriptions on RevenueCat', () => {
     const res = await request(node, 'POST', '/billing/initiate', { token: u.accessToken, body: { tier: 'basic' } });
     expect(res.status).to.equal(202);
     await sql(`update billing_checkout_attempts set next_attempt_at = now() - interval '1 second' where id = ?`, [res.body.checkoutId]);
-    const outcome = await node.services.coachSubscriptions.retryDueCheckouts();
+    const outcome = await coach(node).subscriptions.retryDueCheckouts();
     expect(outcome).to.deep.include({ succeeded: 1 });
     expect((await retryMetric('succeeded')) - succeededBefore).to.equal(1);
     const inbox = await request(node, 'GET', '/notifications', { token: u.accessToken });

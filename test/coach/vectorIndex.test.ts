@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { createWorkerPool, type WorkerPool } from '../../workers/pool.ts';
 import { topKCosine } from '../../workers/vector.ts';
 import type { ApiNode } from '../../server/node.ts';
-import { startNode, stopAllNodes } from '../helpers.ts';
+import { startNode, stopAllNodes, coach } from '../helpers.ts';
 
 // A seeded generator, so a failure reproduces.
 function random(seed: number): () => number {
@@ -75,7 +75,7 @@ describe('coach knowledge: the exact VectorIndex keeps up with ingests', () => {
   after(stopAllNodes);
 
   it('sees documents ingested after its vectors were cached, and forgets replaced chunks', async () => {
-    const kb = node.services.coachKnowledge;
+    const kb = coach(node).knowledge;
     const game = `t${crypto.randomBytes(4).toString('hex')}`;
     await kb.ingest([{ game, title: '드래곤', content: '드래곤은 바텀 라인을 밀고 나서 챙깁니다.' }]);
     const first = await kb.retrieve({ game, query: '바론 시야' });

@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { createOpenAiProvider } from '../../integrations/llm/openai.ts';
 import type { ChatMessage } from '../../integrations/llm/index.ts';
 import { createLogger } from '../../server/logger.ts';
-import { DEFAULT_BULKHEADS } from '../../services/llm/bulkhead.ts';
+import { coachModule } from '../../modules/coach/index.ts';
 import type { LlmError } from '../../services/llm/errors.ts';
 import { createLlmGateway, type LlmGatewayOptions } from '../../services/llm/gateway.ts';
 import { DEFAULT_PRICES } from '../../services/llm/pricing.ts';
@@ -51,7 +51,7 @@ describe('llm: gateway over the openai client', () => {
       speechModel: 'tts-1',
       imageModel: 'gpt-image-1',
       priceTable: DEFAULT_PRICES,
-      bulkheads: DEFAULT_BULKHEADS,
+      bulkheads: { coach: coachModule.llmBulkhead! },
       // Milliseconds instead of seconds; jitter pinned so delays are the schedule's own.
       retry: { baseDelayMs: 5 },
       random: () => 0.5,

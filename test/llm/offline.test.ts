@@ -5,7 +5,7 @@ import { createOfflineProvider, hashedNgramEmbedding } from '../../integrations/
 import { cosineSimilarity as cosine } from '../../workers/vector.ts';
 import type { ChatMessage } from '../../integrations/llm/index.ts';
 import { createLogger } from '../../server/logger.ts';
-import { DEFAULT_BULKHEADS } from '../../services/llm/bulkhead.ts';
+import { coachModule } from '../../modules/coach/index.ts';
 import type { LlmError } from '../../services/llm/errors.ts';
 import { createLlmGateway } from '../../services/llm/gateway.ts';
 import { DEFAULT_PRICES } from '../../services/llm/pricing.ts';
@@ -29,7 +29,7 @@ function offlineGateway() {
     speechModel: 'tts-1',
     imageModel: 'gpt-image-1',
     priceTable: DEFAULT_PRICES,
-    bulkheads: DEFAULT_BULKHEADS,
+    bulkheads: { coach: coachModule.llmBulkhead! },
     logger: createLogger({ level: 'silent', pretty: false, nodeId: 'test' }),
   });
 }

@@ -5,7 +5,7 @@ import { createMetrics } from '../../server/metrics.ts';
 import { createCronRunner, type CronJob, type CronRunner } from '../../server/cronRunner.ts';
 import { purgeRefreshTokens } from '../../cron/purgeRefreshTokens.ts';
 import { purgeMessageLogs } from '../../cron/purgeMessageLogs.ts';
-import { newUser, request, startNode, stopAllNodes } from '../helpers.ts';
+import { newUser, request, startNode, stopAllNodes, testModules } from '../helpers.ts';
 import { testState } from '../state.ts';
 
 describe('platform: cron runner', () => {
@@ -15,7 +15,7 @@ describe('platform: cron runner', () => {
 
   // Each runner stands for a separate cron process: its own ORM pool and its own lock connection.
   async function newRunner(nodeId: string): Promise<{ runner: CronRunner; orm: Orm }> {
-    const orm = await createOrm({ url: testState.databaseUrl, poolMax: 2, logger });
+    const orm = await createOrm({ url: testState.databaseUrl, poolMax: 2, logger, modules: testModules });
     const runner = createCronRunner({ orm, databaseUrl: testState.databaseUrl, logger, metrics: createMetrics({ nodeId }), nodeId, timeZone: 'Asia/Seoul' });
     orms.push(orm);
     runners.push(runner);

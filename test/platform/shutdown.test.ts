@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { expect } from 'chai';
 import { connectSocket, nextEvent, connected, newUser, request, startNode } from '../helpers.ts';
 import { testState } from '../state.ts';
+import { createDatabaseIfMissing, dropDatabase } from '../../server/db.ts';
 
 describe('platform: graceful shutdown', () => {
   it('finishes in-flight requests, reports unready, closes sockets, then stops accepting', async () => {
@@ -46,8 +47,14 @@ describe('platform: graceful shutdown', () => {
   it('drains on SIGTERM when run as `npm start` runs it, and exits 0', async function () {
     this.timeout(60_000);
     const { spawn } = await import('node:child_process');
+    // A database of its own, migrated by the server as a fresh start does: the run's database also
+    // holds the test module's products, which `npm start`'s module list rightly refuses to serve.
+    const url = new URL(testState.databaseUrl);
+    url.pathname = `${url.pathname}_npm_start`;
+    await createDatabaseIfMissing(url.toString());
+    after(() => dropDatabase(url.toString()));
     const child = spawn(process.execPath, ['server/main.ts'], {
-      env: { ...process.env, DATABASE_URL: testState.databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', MIGRATE_ON_START: 'false', COACH_KB_SEED_ON_START: 'false', REDIS_URL: '' },
+      env: { ...process.env, DATABASE_URL: url.toString(), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', COACH_KB_SEED_ON_START: 'false', REDIS_URL: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -54,6 +54,19 @@ describe('realtime: /notifications authentication, acks and limits (single node)
     expect(ack.error.message).to.match(/unexpected/);
   });
 
+  it('names each field at fault in the ack\'s `errors`, as a REST problem does', async () => {
+    const u = await newUser(node);
+    const socket = connectSocket(node, '/notifications', { token: u.accessToken });
+    await connected(socket);
+    const ack = await socket.emitWithAck('notifications.sync', { limit: 0 });
+    expect(ack.ok).to.equal(false);
+    expect(ack.error.code).to.equal('validation_failed');
+    expect(ack.error.errors).to.have.length(1);
+    expect(ack.error.errors[0]).to.include({ field: 'limit', in: 'payload' });
+    expect(ack.error.errors[0].message).to.be.a('string').and.not.be.empty;
+    expect(ack.error.message).to.match(/^limit: /);
+  });
+
   it('rate-limits events per socket', async () => {
     const u = await newUser(node);
     const socket = connectSocket(node, '/notifications', { token: u.accessToken });
@@ -63,6 +76,7 @@ describe('realtime: /notifications authentication, acks and limits (single node)
     expect(acks.slice(0, 5).every((a) => a.ok)).to.equal(true);
     expect(acks[5]).to.deep.include({ ok: false });
     expect(acks[5].error.code).to.equal('rate_limited');
+    expect(acks[5].error.retryAfter).to.be.a('number').and.to.be.greaterThan(0);
   });
 
   it('disconnects the sockets of a session on logout, and leaves the user\'s other sessions connected', async () => {

@@ -1,5 +1,5 @@
-import type { CronJob } from '../server/cronRunner.ts';
-import type { CoachSubscriptionService } from '../services/coach/subscriptions.ts';
+import type { CronJob } from '../../server/cronRunner.ts';
+import type { CoachSubscriptionService } from '../../services/coach/subscriptions.ts';
 
 // Coach checkouts RevenueCat could not create: retried when due (every 6 hours, twice at most by
 // default), the user notified of the outcome. Runs hourly so a retry is at most an hour late.

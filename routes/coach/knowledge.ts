@@ -1,7 +1,7 @@
 // The coach's knowledge: GET /api/coach/games (users) and POST /admin/coach/ingest (admins).
 import { z } from 'zod';
-import type { Api } from '../server/http/route.ts';
-import { knowledgeDocumentSchema, type KnowledgeService } from '../services/coach/knowledge.ts';
+import type { Api } from '../../server/http/route.ts';
+import { knowledgeDocumentSchema, type KnowledgeService } from '../../services/coach/knowledge.ts';
 
 // One request is held to this many documents; larger sets go through `npm run ingest`.
 const MAX_DOCUMENTS_PER_REQUEST = 50;

@@ -2,9 +2,9 @@
 // runs on its offline driver (never in production). Approve sends a signed RevenueCat-format
 // INITIAL_PURCHASE webhook to POST /webhooks/revenuecat, the path RevenueCat's own webhooks take.
 import { z } from 'zod';
-import type { Api } from '../server/http/route.ts';
-import type { CoachSubscriptionService } from '../services/coach/subscriptions.ts';
-import { decisionButtons, escapeHtml, sandboxPage } from './sandboxPage.ts';
+import type { Api } from '../../server/http/route.ts';
+import type { CoachSubscriptionService } from '../../services/coach/subscriptions.ts';
+import { decisionButtons, escapeHtml, sandboxPage } from '../sandboxPage.ts';
 
 const TIER_NAMES = { basic: 'Basic (200회/주)', basic_special: 'Basic Special (100회/월)' } as const;
 

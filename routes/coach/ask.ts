@@ -1,9 +1,9 @@
 // /api/coach: ask (the whole answer in one response) and history. Streaming is on the /coach socket.
 import { z } from 'zod';
-import type { Api } from '../server/http/route.ts';
-import type { AskService } from '../services/coach/ask.ts';
-import type { HistoryService } from '../services/coach/history.ts';
-import { askInput, askResult, historyItem, historyQuery } from '../services/coach/schemas.ts';
+import type { Api } from '../../server/http/route.ts';
+import type { AskService } from '../../services/coach/ask.ts';
+import type { HistoryService } from '../../services/coach/history.ts';
+import { askInput, askResult, historyItem, historyQuery } from '../../services/coach/schemas.ts';
 
 export function coachRoutes(api: Api, deps: { ask: AskService; history: HistoryService }): void {
   api.route({

@@ -1,7 +1,7 @@
 // GET /admin/stats: the coach's operating figures (admin role).
 import { z } from 'zod';
-import type { Api } from '../server/http/route.ts';
-import type { CoachStatsService } from '../services/coach/stats.ts';
+import type { Api } from '../../server/http/route.ts';
+import type { CoachStatsService } from '../../services/coach/stats.ts';
 
 const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'not a calendar date');
 

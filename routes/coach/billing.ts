@@ -1,15 +1,13 @@
 // /billing: coach subscriptions on RevenueCat — start a checkout, cancel at period end, see the
-// plan, and RevenueCat's webhook under the coach seed's path (/billing/notify), which is the same
-// handler as /webhooks/revenuecat.
+// plan. RevenueCat's webhook is the platform's POST /webhooks/revenuecat (the seed's /billing/notify
+// was the same handler mounted twice; RevenueCat's dashboard takes any URL).
 import { z } from 'zod';
-import type { Api } from '../server/http/route.ts';
-import type { WebhookService } from '../services/billing/webhooks.ts';
-import type { CoachSubscriptionService } from '../services/coach/subscriptions.ts';
-
-const MAX_WEBHOOK_BYTES = 256 * 1024;
+import type { Api } from '../../server/http/route.ts';
+import { PAID_TIERS, PLAN_TIERS } from '../../entities/coach/CoachPlan.ts';
+import type { CoachSubscriptionService } from '../../services/coach/subscriptions.ts';
 
 const planState = z.object({
-  planTier: z.enum(['free', 'basic', 'basic_special']),
+  planTier: z.enum(PLAN_TIERS),
   planExpiresAt: z.string().nullable().meta({ description: 'ISO 8601 with the configured zone; null on free' }),
   cancelAtPeriodEnd: z.boolean(),
 }).meta({ id: 'CoachPlanState' });
@@ -26,10 +24,10 @@ const checkoutDeferred = z.object({
   nextAttemptAt: z.string().nullable().meta({ description: 'When the checkout is retried; the user is notified when it is ready' }),
 });
 
-export function billingRoutes(api: Api, deps: { coachSubscriptions: CoachSubscriptionService; webhooks: WebhookService }): void {
+export function billingRoutes(api: Api, deps: { coachSubscriptions: CoachSubscriptionService }): void {
   api.route({
     method: 'post', path: '/billing/initiate', summary: 'Start a coach subscription checkout (RevenueCat Web Billing)', tags: ['billing', 'coach'],
-    auth: 'user', body: z.object({ tier: z.enum(['basic', 'basic_special']) }),
+    auth: 'user', body: z.object({ tier: z.enum(PAID_TIERS) }),
     responses: {
       201: { description: 'The checkout to open', schema: checkoutCreated },
       202: { description: 'RevenueCat could not create the checkout now; it is retried and the user is notified', schema: checkoutDeferred },
@@ -59,15 +57,5 @@ export function billingRoutes(api: Api, deps: { coachSubscriptions: CoachSubscri
     method: 'get', path: '/billing/subscription', summary: 'My coach plan', tags: ['billing', 'coach'], auth: 'user',
     responses: { 200: { description: 'The plan now in force', schema: planState } },
     handler: async ({ auth }) => ({ body: await deps.coachSubscriptions.planState(auth.userId) }),
-  });
-
-  api.route({
-    method: 'post', path: '/billing/notify', summary: 'RevenueCat webhook (same handler as /webhooks/revenuecat)', tags: ['billing', 'webhooks'],
-    auth: 'none', rateLimit: 'none', rawBody: { maxBytes: MAX_WEBHOOK_BYTES },
-    responses: {
-      200: { description: 'Processed, or a duplicate acknowledged', schema: z.object({ received: z.literal(true), duplicate: z.boolean(), outcome: z.string() }) },
-      401: { description: 'Signature refused' },
-    },
-    handler: async ({ rawBody, ctx }) => ({ body: { received: true, ...(await deps.webhooks.revenuecat(rawBody!, ctx.headers)) } }),
   });
 }
