@@ -1,5 +1,6 @@
 // fetch with a timeout, retries with exponential backoff and full jitter, and typed errors:
-// the one way integrations call an HTTP API.
+// the one way integrations call an HTTP API. The retry schedule and loop are integrations/retry.ts.
+import { retryWithBackoff } from './retry.ts';
 
 export class ProviderError extends Error {
   readonly service: string;
@@ -70,19 +71,13 @@ export class ProviderCallError extends ProviderError {
   }
 }
 
-export async function withRetries<T>(policy: RetryPolicy, attempt: (n: number) => Promise<T>, onFailure?: (err: unknown, n: number, willRetry: boolean) => Promise<void> | void): Promise<T> {
-  for (let n = 1; ; n++) {
-    try {
-      return await attempt(n);
-    } catch (err) {
-      const willRetry = err instanceof ProviderError && err.retryable && n <= policy.retries;
-      await onFailure?.(err, n, willRetry);
-      if (!willRetry) throw err;
-      const backoff = Math.random() * policy.baseDelayMs * 2 ** (n - 1);
-      const retryAfter = err instanceof ProviderCallError ? (err.retryAfterMs ?? 0) : 0;
-      await new Promise((r) => setTimeout(r, Math.min(Math.max(backoff, retryAfter), policy.maxDelayMs ?? 30_000)));
-    }
-  }
+// Retries retryable ProviderErrors with full jitter: many clients failing together spread out.
+export function withRetries<T>(policy: RetryPolicy, attempt: (n: number) => Promise<T>, onFailure?: (err: unknown, n: number, willRetry: boolean) => Promise<void> | void): Promise<T> {
+  return retryWithBackoff({ retries: policy.retries, baseDelayMs: policy.baseDelayMs, maxDelayMs: policy.maxDelayMs ?? 30_000, jitter: 'full' }, attempt, {
+    retryable: (err) => err instanceof ProviderError && err.retryable,
+    retryAfterMs: (err) => (err instanceof ProviderCallError ? err.retryAfterMs : undefined),
+    onFailure,
+  });
 }
 
 // One request with a timeout; network failures and timeouts become retryable ProviderErrors.

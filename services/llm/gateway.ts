@@ -4,9 +4,10 @@
 // - Bulkhead per module: at most N calls in flight, a bounded queue, then a typed 503 (llm_busy).
 // - Prompt limit: counted in tokens (gpt-tokenizer) before anything is sent → 400 prompt_too_long.
 // - Retries: exponential backoff (base, 2×base, 4×base with ±20 % jitter; 1 s → 2 s → 4 s by
-//   default, at most `retries`), only for retryable failures (429, 5xx, network, timeout), and for
-//   a stream only until its first token has reached the caller — after that a retry would make
-//   the user read the start of the answer twice, so the call fails as llm_interrupted.
+//   default, at most `retries`; the shared policy of integrations/retry.ts), only for retryable
+//   failures (429, 5xx, network, timeout), and for a stream only until its first token has
+//   reached the caller — after that a retry would make the user read the start of the answer
+//   twice, so the call fails as llm_interrupted.
 // - Fallback: a circuit per chat model opens after `failureThreshold` consecutive retryable
 //   failures and stays open for `cooldownMs`; while it is open calls go straight to the fallback
 //   model (with the full retry policy), or fail fast without one. When the primary exhausts its
@@ -15,12 +16,12 @@
 //   HTTP request, so a user who left stops costing tokens.
 // - Usage and cost in USD on every result, from the price table; counted locally when a
 //   provider reports none (`usageEstimated`). The offline driver costs nothing.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import {
   LlmProviderError, SPEECH_FORMATS,
   type ChatMessage, type GeneratedImage, type LlmProvider, type SpeechFormat, type TokenUsage,
 } from '../../integrations/llm/index.ts';
+import { RetryCancelledError, retryWithBackoff, type Backoff } from '../../integrations/retry.ts';
 import { createBulkhead, type Bulkhead, type BulkheadLimits, type BulkheadStats } from './bulkhead.ts';
 import { createCircuit, type Circuit, type CircuitState } from './circuit.ts';
 import {
@@ -115,11 +116,15 @@ const IMAGE_MAX_N = 10;
 
 export function createLlmGateway(opts: LlmGatewayOptions): LlmGateway {
   const { provider, logger, metrics } = opts;
-  const random = opts.random ?? Math.random;
   const retries = opts.retry?.retries ?? 3;
   const baseDelayMs = opts.retry?.baseDelayMs ?? 1000;
-  // A provider's retry-after is honoured, but never beyond the last step of our own schedule.
-  const maxDelayMs = opts.retry?.maxDelayMs ?? baseDelayMs * 2 ** Math.max(retries - 1, 0) * 2;
+  const backoff: Backoff = {
+    baseDelayMs,
+    // A provider's retry-after is honoured, but never beyond the last step of our own schedule.
+    maxDelayMs: opts.retry?.maxDelayMs ?? baseDelayMs * 2 ** Math.max(retries - 1, 0) * 2,
+    jitter: 0.2,
+    random: opts.random,
+  };
   const maxPromptTokens = opts.maxPromptTokens ?? 16_000;
   const batchSize = opts.embedBatchSize ?? 100;
   const maxEmbeddingInputTokens = opts.maxEmbeddingInputTokens ?? 8191;
@@ -161,11 +166,6 @@ export function createLlmGateway(opts: LlmGatewayOptions): LlmGateway {
     return usd;
   }
 
-  function backoffMs(retryIndex: number, err: LlmProviderError): number {
-    const step = baseDelayMs * 2 ** retryIndex * (0.8 + 0.4 * random());
-    return Math.min(Math.max(step, err.retryAfterMs ?? 0), maxDelayMs);
-  }
-
   type Plan = {
     module: string;
     op: string;
@@ -183,61 +183,83 @@ export function createLlmGateway(opts: LlmGatewayOptions): LlmGateway {
     let attempts = 0;
     let triedAny = false;
     let lastError: LlmProviderError | undefined;
+
+    // Turns a failed attempt into the call's final LlmError, or returns the provider error itself
+    // when it may be retried (or handed to the next model): only those stay LlmProviderErrors.
+    function settle(raw: unknown, model: string, circuit: Circuit | undefined): unknown {
+      if (!(raw instanceof LlmProviderError)) {
+        circuit?.neutral();
+        return raw;
+      }
+      if (plan.signal.aborted || raw.kind === 'aborted') {
+        circuit?.neutral();
+        return llmCancelled(plan.partial?.(model));
+      }
+      if (!raw.retryable) {
+        circuit?.neutral();
+        const log = { module: plan.module, op: plan.op, model, kind: raw.kind, status: raw.status, code: raw.code, attempt: attempts };
+        if (raw.kind === 'bad_request' || raw.kind === 'content_filtered') {
+          logger.warn(log, 'LLM provider rejected the request');
+          return llmRejected(raw, raw.kind === 'content_filtered');
+        }
+        // auth, not_found, quota: configuration or account trouble no retry or fallback fixes.
+        logger.error(log, 'LLM provider refused the call: check the API key, model names and account quota');
+        return llmUnavailable(raw);
+      }
+      circuit?.failure();
+      lastError = raw;
+      if (plan.delivered?.()) {
+        logger.warn({ module: plan.module, op: plan.op, model, kind: raw.kind, status: raw.status, code: raw.code, attempt: attempts }, 'LLM stream failed after its first token: not retried');
+        return llmInterrupted(plan.partial!(model), raw);
+      }
+      return raw;
+    }
+
     for (const [index, model] of models.entries()) {
       const circuit = plan.circuits ? circuitFor(model) : undefined;
       if (circuit && !circuit.allow()) continue;
-      const tries = triedAny ? 1 : 1 + retries;
+      // The fallback gets one attempt when the primary has used up this call's retries.
+      const schedule = { ...backoff, retries: triedAny ? 0 : retries };
       triedAny = true;
-      for (let t = 0; t < tries; t++) {
-        if (t > 0 && lastError) {
-          try {
-            await sleep(backoffMs(t - 1, lastError), undefined, { signal: plan.signal });
-          } catch {
-            circuit?.neutral();
-            throw llmCancelled(plan.partial?.(model));
-          }
-        }
-        attempts++;
-        try {
-          const value = await attempt(model, plan.signal);
-          circuit?.success();
-          if (index > 0) {
-            metrics?.fallbacks.inc({ module: plan.module, primary: models[0], fallback: model });
-            logger.warn({ module: plan.module, primary: models[0], fallback: model }, 'LLM call answered by the fallback model');
-          }
-          return { value, model, attempts, fallback: index > 0 };
-        } catch (raw) {
-          if (!(raw instanceof LlmProviderError)) {
-            circuit?.neutral();
-            throw raw;
-          }
-          if (plan.signal.aborted || raw.kind === 'aborted') {
-            circuit?.neutral();
-            throw llmCancelled(plan.partial?.(model));
-          }
-          const log = { module: plan.module, op: plan.op, model, kind: raw.kind, status: raw.status, code: raw.code, attempt: attempts };
-          if (!raw.retryable) {
-            circuit?.neutral();
-            if (raw.kind === 'bad_request' || raw.kind === 'content_filtered') {
-              logger.warn(log, 'LLM provider rejected the request');
-              throw llmRejected(raw, raw.kind === 'content_filtered');
+      let value: T;
+      try {
+        value = await retryWithBackoff(
+          schedule,
+          async () => {
+            attempts++;
+            try {
+              return await attempt(model, plan.signal);
+            } catch (raw) {
+              throw settle(raw, model, circuit);
             }
-            // auth, not_found, quota: configuration or account trouble no retry or fallback fixes.
-            logger.error(log, 'LLM provider refused the call: check the API key, model names and account quota');
-            throw llmUnavailable(raw);
-          }
-          circuit?.failure();
-          lastError = raw;
-          if (plan.delivered?.()) {
-            logger.warn(log, 'LLM stream failed after its first token: not retried');
-            throw llmInterrupted(plan.partial!(model), raw);
-          }
-          const willRetry = t + 1 < tries && circuit?.state() !== 'open';
-          logger.warn({ ...log, willRetry }, 'LLM call failed');
-          if (!willRetry) break;
-          metrics?.retries.inc({ model, kind: raw.kind });
+          },
+          {
+            signal: plan.signal,
+            // An open circuit ends this model's retries: the call moves on to the fallback.
+            retryable: (err) => err instanceof LlmProviderError && circuit?.state() !== 'open',
+            retryAfterMs: (err) => (err as LlmProviderError).retryAfterMs,
+            onFailure: (err, _n, willRetry) => {
+              if (!(err instanceof LlmProviderError)) return;
+              logger.warn({ module: plan.module, op: plan.op, model, kind: err.kind, status: err.status, code: err.code, attempt: attempts, willRetry }, 'LLM call failed');
+              if (willRetry) metrics?.retries.inc({ model, kind: err.kind });
+            },
+          },
+        );
+      } catch (err) {
+        if (err instanceof RetryCancelledError || (err instanceof LlmProviderError && plan.signal.aborted)) {
+          circuit?.neutral();
+          throw llmCancelled(plan.partial?.(model));
         }
+        // Retries used up, or the circuit opened: the next model, if any.
+        if (err instanceof LlmProviderError) continue;
+        throw err;
       }
+      circuit?.success();
+      if (index > 0) {
+        metrics?.fallbacks.inc({ module: plan.module, primary: models[0], fallback: model });
+        logger.warn({ module: plan.module, primary: models[0], fallback: model }, 'LLM call answered by the fallback model');
+      }
+      return { value, model, attempts, fallback: index > 0 };
     }
     throw llmUnavailable(lastError);
   }
