@@ -1,5 +1,5 @@
-// `npm run module -- <module> <command> [args…]`: a module's command line entry point (e.g. the
-// coach's `ingest`), run on the same composition as an API node — the same config, database,
+// `npm run module -- <module> <command> [args…]`: a module's command line entry point (a
+// knowledge import, say), run on the same composition as an API node — the same config, database,
 // drivers and module services — without listening. Exits with the command's status.
 import http from 'node:http';
 import { loadConfig, ConfigError } from './config.ts';
