@@ -127,7 +127,7 @@ export function createWebhookService(deps: {
     return paymentEvent(deps.payments.provider('sandbox'), verified.id, event.type, event, event.data);
   }
 
-  // RevenueCat sends the Authorization header configured in its dashboard; the coach seed also asks
+  // RevenueCat sends the Authorization header configured in its dashboard; seed 000 also asks
   // for an HMAC-SHA256 of the body (X-RevenueCat-Signature). Each configured check must pass.
   async function revenuecat(rawBody: Buffer, headers: WebhookHeaders): Promise<WebhookOutcome> {
     const { authorization, hmacSecret } = deps.secrets.revenuecat;

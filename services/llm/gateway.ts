@@ -1,5 +1,5 @@
-// The one way app modules (coach, chat, rizz, …) reach a language model. Each module gets a
-// handle — `gateway.forModule('coach')` — whose calls share one provider but not one queue:
+// The one way app modules reach a language model. Each module gets a handle —
+// `gateway.forModule(name)`, handed to it as `platform.llm` — whose calls share one provider but not one queue:
 //
 // - Bulkhead per module: at most N calls in flight, a bounded queue, then a typed 503 (llm_busy).
 // - Prompt limit: counted in tokens (gpt-tokenizer) before anything is sent → 400 prompt_too_long.
