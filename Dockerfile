@@ -18,6 +18,7 @@ COPY server ./server
 COPY services ./services
 COPY workers ./workers
 COPY cron ./cron
+COPY modules ./modules
 # Coach prompt templates and the knowledge seeded at first start.
 COPY templates ./templates
 COPY data ./data
