@@ -1,6 +1,6 @@
 // The coach's knowledge base: documents of a game are chunked, long chunks condensed by the LLM,
 // chunks embedded and stored; retrieval embeds the question and asks the VectorIndex for the
-// top-k passages that match the game, the category and every requested tag.
+// top-k passages that match the game, the category and every requested tag. The SQL is in knowledge.sql.ts.
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from 'pino';
@@ -8,6 +8,10 @@ import type { LlmModule } from '../llm/gateway.ts';
 import { countTextTokens } from '../llm/tokens.ts';
 import { inTransaction, type Em } from '../transaction.ts';
 import { chunkDocument, CHUNKING_DEFAULTS } from './chunking.ts';
+import {
+  KB_BUMP_VERSION, KB_DELETE_DOCUMENT_CHUNKS, KB_DOCUMENT_BY_KEY, KB_DOCUMENT_BY_KEY_FOR_UPDATE, KB_GAMES, KB_INSERT_CHUNK, KB_INSERT_DOCUMENT, KB_PASSAGES,
+  KB_UPDATE_DOCUMENT, KB_VERSION,
+} from './knowledge.sql.ts';
 import { pgArray } from './pgArray.ts';
 import type { VectorIndex } from './vectorIndex.ts';
 
@@ -85,19 +89,14 @@ export function createKnowledgeService(opts: KnowledgeOptions) {
   const chunking = { ...CHUNKING_DEFAULTS, ...opts.chunking };
 
   async function games(): Promise<GameSummary[]> {
-    const rows = await em.fork().execute<{ game: string; title: string; version: number; documents: string; chunks: string }[]>(
-      `select v.game, v.title, v.version,
-              (select count(*) from kb_documents d where d.game = v.game) as documents,
-              (select count(*) from kb_chunks c where c.game = v.game) as chunks
-         from kb_versions v order by v.game`,
-    );
+    const rows = await em.fork().execute<{ game: string; title: string; version: number; documents: string; chunks: string }[]>(KB_GAMES);
     return rows
       .map((r) => ({ game: r.game, title: r.title, documents: Number(r.documents), chunks: Number(r.chunks), version: r.version }))
       .filter((g) => g.chunks > 0);
   }
 
   async function version(game: string): Promise<number> {
-    const [row] = await em.fork().execute<{ version: number }[]>('select version from kb_versions where game = ?', [game]);
+    const [row] = await em.fork().execute<{ version: number }[]>(KB_VERSION, [game]);
     return row?.version ?? 0;
   }
 
@@ -114,8 +113,7 @@ export function createKnowledgeService(opts: KnowledgeOptions) {
     const hits = await index.search({ game, category, tags, model: embedded.model, dimensions: queryEmbedding.length }, queryEmbedding, topK);
     if (hits.length === 0) return { passages: [], kbVersion, queryEmbedding };
     const rows = await em.fork().execute<{ id: string; document_id: string; title: string; text: string; source_url: string | null; category: string | null; tags: string[] }[]>(
-      `select c.id, c.document_id, d.title, c.text, d.source_url, c.category, c.tags
-         from kb_chunks c join kb_documents d on d.id = c.document_id where c.id = any(?::uuid[])`,
+      KB_PASSAGES,
       [pgArray(hits.map((h) => h.chunkId))],
     );
     const byId = new Map(rows.map((r) => [r.id, r]));
@@ -159,10 +157,7 @@ export function createKnowledgeService(opts: KnowledgeOptions) {
   async function ingestOne(doc: KnowledgeDocument, signal?: AbortSignal): Promise<{ document: IngestedDocument; version?: number; costUsd: number }> {
     const docKey = doc.url ?? doc.title;
     const hash = contentHash(doc);
-    const [existing] = await em.fork().execute<{ id: string; content_hash: string; chunks: string }[]>(
-      'select d.id, d.content_hash, (select count(*) from kb_chunks c where c.document_id = d.id) as chunks from kb_documents d where d.game = ? and d.doc_key = ?',
-      [doc.game, docKey],
-    );
+    const [existing] = await em.fork().execute<{ id: string; content_hash: string; chunks: string }[]>(KB_DOCUMENT_BY_KEY, [doc.game, docKey]);
     const unchanged = (id: string, chunks: number) => ({ document: { game: doc.game, title: doc.title, documentId: id, status: 'unchanged' as const, chunks, summarizedChunks: 0 }, costUsd: 0 });
     if (existing?.content_hash === hash) return unchanged(existing.id, Number(existing.chunks));
 
@@ -192,40 +187,30 @@ export function createKnowledgeService(opts: KnowledgeOptions) {
     return inTransaction(em.fork(), async (tx) => {
       const id: string = crypto.randomUUID();
       const inserted = await tx.execute<{ id: string }[]>(
-        `insert into kb_documents (id, game, doc_key, category, tags, title, source_url, content_hash)
-         values (?, ?, ?, ?, ?::text[], ?, ?, ?) on conflict (game, doc_key) do nothing returning id`,
+        KB_INSERT_DOCUMENT,
         [id, doc.game, docKey, doc.category, pgArray(doc.tags), doc.title, doc.url, hash],
       );
       let documentId = id;
       let status: IngestStatus = 'created';
       if (inserted.length === 0) {
         // Locked, so two ingests of the same document cannot interleave their chunk writes.
-        const [row] = await tx.execute<{ id: string; content_hash: string; chunks: string }[]>(
-          'select d.id, d.content_hash, (select count(*) from kb_chunks c where c.document_id = d.id) as chunks from kb_documents d where d.game = ? and d.doc_key = ? for update',
-          [doc.game, docKey],
-        );
+        const [row] = await tx.execute<{ id: string; content_hash: string; chunks: string }[]>(KB_DOCUMENT_BY_KEY_FOR_UPDATE, [doc.game, docKey]);
         if (row.content_hash === hash) return unchanged(row.id, Number(row.chunks));
         documentId = row.id;
         status = 'updated';
-        await tx.execute(
-          'update kb_documents set category = ?, tags = ?::text[], title = ?, source_url = ?, content_hash = ?, updated_at = now() where id = ?',
-          [doc.category, pgArray(doc.tags), doc.title, doc.url, hash, documentId],
-        );
-        await tx.execute('delete from kb_chunks where document_id = ?', [documentId]);
+        await tx.execute(KB_UPDATE_DOCUMENT, [doc.category, pgArray(doc.tags), doc.title, doc.url, hash, documentId]);
+        await tx.execute(KB_DELETE_DOCUMENT_CHUNKS, [documentId]);
       }
       const rows = chunks.map((c, ordinal) => ({ id: crypto.randomUUID(), ordinal, ...c, embedding: embedded.vectors[ordinal] }));
       for (const r of rows) {
         await tx.execute(
-          `insert into kb_chunks (id, document_id, game, category, tags, ordinal, text, token_count, summarized, embedding, dimensions, model)
-           values (?, ?, ?, ?, ?::text[], ?, ?, ?, ?, ?::real[], ?, ?)`,
+          KB_INSERT_CHUNK,
           [r.id, documentId, doc.game, doc.category, pgArray(doc.tags), r.ordinal, r.text, r.tokens, r.summarized, pgArray(r.embedding), r.embedding.length, embedded.model],
         );
       }
       await index.indexChunks(tx, rows.map((r) => ({ id: r.id, embedding: r.embedding })));
       const [v] = await tx.execute<{ version: number }[]>(
-        `insert into kb_versions (game, title, version) values (?, ?, 1)
-         on conflict (game) do update set version = kb_versions.version + 1, updated_at = now(), title = coalesce(?, kb_versions.title)
-         returning version`,
+        KB_BUMP_VERSION,
         [doc.game, doc.gameTitle ?? KNOWN_TITLES[doc.game] ?? doc.game, doc.gameTitle ?? null],
       );
       logger.info({ game: doc.game, documentId, status, chunks: rows.length, version: v.version }, 'coach knowledge document ingested');

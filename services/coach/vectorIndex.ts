@@ -5,11 +5,14 @@
 // - exact: embeddings stay real[] in kb_chunks, SQL picks the rows that pass the filters, and the
 //   cosine top-k over them runs in a Piscina worker (workers/vector.ts).
 // Both filter the same way (game AND category AND every requested tag, same embedding model and
-// size), score as cosine similarity, and order by score, then chunk id.
+// size), score as cosine similarity, and order by score, then chunk id. The SQL is in vectorIndex.sql.ts.
 import type { Logger } from 'pino';
 import type { WorkerPool } from '../../workers/pool.ts';
 import type { Em } from '../transaction.ts';
-import { pgArray } from './pgArray.ts';
+import {
+  chunkFilter, copyChunksIntoVectorTable, CREATE_VECTOR_EXTENSION, createVectorHnswIndex, createVectorTable, EXACT_MATRIX_ROWS, exactCandidates,
+  LOCK_CHUNKS_FOR_VECTOR_TABLE, nearestChunks, SET_ITERATIVE_SCAN, setEfSearch, TABLE_EXISTS, upsertChunkVector, VECTOR_EXTENSION_VERSION, vectorTable,
+} from './vectorIndex.sql.ts';
 
 export type VectorFilter = {
   game: string;
@@ -68,8 +71,8 @@ async function pick(opts: VectorIndexOptions): Promise<VectorIndex> {
 
 async function enablePgvector(em: Em): Promise<string | null> {
   try {
-    await em.fork().execute('create extension if not exists vector');
-    const [row] = await em.fork().execute<{ extversion: string }[]>(`select extversion from pg_extension where extname = 'vector'`);
+    await em.fork().execute(CREATE_VECTOR_EXTENSION);
+    const [row] = await em.fork().execute<{ extversion: string }[]>(VECTOR_EXTENSION_VERSION);
     return row?.extversion ?? null;
   } catch {
     return null;
@@ -87,11 +90,7 @@ export function createExactIndex(opts: { em: Em; pool: WorkerPool }): VectorInde
 
   function load(filter: VectorFilter): Promise<Matrix> {
     return (async () => {
-      const rows = await opts.em.fork().execute<{ id: string; embedding: number[]; version: number }[]>(
-        `select c.id, c.embedding, coalesce((select version from kb_versions where game = ?), 0) as version
-           from kb_chunks c where c.game = ? and c.model = ? and c.dimensions = ? order by c.id`,
-        [filter.game, filter.game, filter.model, filter.dimensions],
-      );
+      const rows = await opts.em.fork().execute<{ id: string; embedding: number[]; version: number }[]>(EXACT_MATRIX_ROWS, [filter.game, filter.game, filter.model, filter.dimensions]);
       const matrix = new Float32Array(new SharedArrayBuffer(Math.max(1, rows.length * filter.dimensions) * 4));
       rows.forEach((r, i) => matrix.set(r.embedding, i * filter.dimensions));
       return { version: rows[0]?.version ?? -1, ids: rows.map((r) => r.id), rowOf: new Map(rows.map((r, i) => [r.id, i])), matrix };
@@ -120,11 +119,8 @@ export function createExactIndex(opts: { em: Em; pool: WorkerPool }): VectorInde
     indexChunks: async () => undefined,
     async search(filter, query, topK) {
       if (query.length !== filter.dimensions || topK <= 0) return [];
-      const where = filterSql(filter);
-      const candidates = await opts.em.fork().execute<{ id: string; version: number }[]>(
-        `select c.id, coalesce((select version from kb_versions where game = ?), 0) as version from kb_chunks c where ${where.sql}`,
-        [filter.game, ...where.params],
-      );
+      const where = chunkFilter(filter);
+      const candidates = await opts.em.fork().execute<{ id: string; version: number }[]>(exactCandidates(where.sql), [filter.game, ...where.params]);
       if (candidates.length === 0) return [];
       const m = await matrixFor(filter, candidates[0].version, candidates.map((c) => c.id));
       const rows = Int32Array.from(candidates.map((c) => m.rowOf.get(c.id) ?? -1).filter((r) => r >= 0));
@@ -132,21 +128,6 @@ export function createExactIndex(opts: { em: Em; pool: WorkerPool }): VectorInde
       return result.rows.map((row, i) => ({ chunkId: m.ids[row], score: result.scores[i] }));
     },
   };
-}
-
-// The SQL filter both implementations share (alias `c` is kb_chunks).
-function filterSql(filter: VectorFilter): { sql: string; params: unknown[] } {
-  const clauses = ['c.game = ?', 'c.model = ?', 'c.dimensions = ?'];
-  const params: unknown[] = [filter.game, filter.model, filter.dimensions];
-  if (filter.category) {
-    clauses.push('c.category = ?');
-    params.push(filter.category);
-  }
-  if (filter.tags && filter.tags.length > 0) {
-    clauses.push('c.tags @> ?::text[]');
-    params.push(pgArray(filter.tags));
-  }
-  return { sql: clauses.join(' and '), params };
 }
 
 // --- pgvector
@@ -174,19 +155,16 @@ function createPgvectorIndex(opts: VectorIndexOptions & { version: string }): Ve
   // uncommitted chunk writes out of the way of the copy below.
   async function ensureTable(tx: Em, dimensions: number): Promise<string> {
     if (!Number.isInteger(dimensions) || dimensions <= 0) throw new Error(`invalid embedding size ${dimensions}`);
-    const name = `kb_chunk_vectors_${dimensions}`;
-    const exists = async () => (await tx.execute<{ t: string | null }[]>('select to_regclass(?) as t', [name]))[0]?.t != null;
+    const name = vectorTable(dimensions);
+    const exists = async () => (await tx.execute<{ t: string | null }[]>(TABLE_EXISTS, [name]))[0]?.t != null;
     if (await exists()) return name;
-    await tx.execute('lock table kb_chunks in share row exclusive mode');
+    await tx.execute(LOCK_CHUNKS_FOR_VECTOR_TABLE);
     if (await exists()) return name;
-    await tx.execute(`create table if not exists ${name} (
-      chunk_id uuid primary key references kb_chunks(id) on delete cascade deferrable initially deferred,
-      embedding vector(${dimensions}) not null)`);
+    await tx.execute(createVectorTable(name, dimensions));
     if (dimensions <= HNSW_MAX_DIMENSIONS) {
-      await tx.execute(`create index if not exists ${name}_hnsw on ${name} using hnsw (embedding vector_cosine_ops)`);
+      await tx.execute(createVectorHnswIndex(name));
     }
-    await tx.execute(`insert into ${name} (chunk_id, embedding)
-      select id, embedding::vector from kb_chunks where dimensions = ${dimensions} on conflict (chunk_id) do nothing`);
+    await tx.execute(copyChunksIntoVectorTable(name, dimensions));
     return name;
   }
 
@@ -209,31 +187,23 @@ function createPgvectorIndex(opts: VectorIndexOptions & { version: string }): Ve
       for (const [dimensions, group] of byDims) {
         // Never waits for a search's creation in progress: that one waits for this transaction.
         // Not remembered from here: the table is gone again if this transaction rolls back.
-        const table = committed.has(dimensions) ? `kb_chunk_vectors_${dimensions}` : await ensureTable(tx, dimensions);
+        const table = committed.has(dimensions) ? vectorTable(dimensions) : await ensureTable(tx, dimensions);
         for (const c of group) {
-          await tx.execute(`insert into ${table} (chunk_id, embedding) values (?, ?::vector)
-            on conflict (chunk_id) do update set embedding = excluded.embedding`, [c.id, vectorLiteral(c.embedding)]);
+          await tx.execute(upsertChunkVector(table), [c.id, vectorLiteral(c.embedding)]);
         }
       }
     },
     async search(filter, query, topK) {
       if (query.length !== filter.dimensions || topK <= 0) return [];
       const table = await tableFor(filter.dimensions);
-      const where = filterSql(filter);
+      const where = chunkFilter(filter);
       const q = vectorLiteral(query);
       const em = opts.em.fork();
       return em.transactional(async (tx) => {
         // `set local` lasts for this transaction only, so pooled connections keep their defaults.
-        await tx.execute(`set local hnsw.ef_search = ${Math.max(efSearch, topK) | 0}`);
-        if (iterative) await tx.execute(`set local hnsw.iterative_scan = strict_order`);
-        const rows = await tx.execute<{ id: string; distance: number }[]>(
-          `select c.id, v.embedding <=> ?::vector as distance
-             from ${table} v join kb_chunks c on c.id = v.chunk_id
-            where ${where.sql}
-            order by v.embedding <=> ?::vector
-            limit ?`,
-          [q, ...where.params, q, topK * 2],
-        );
+        await tx.execute(setEfSearch(Math.max(efSearch, topK)));
+        if (iterative) await tx.execute(SET_ITERATIVE_SCAN);
+        const rows = await tx.execute<{ id: string; distance: number }[]>(nearestChunks(table, where.sql), [q, ...where.params, q, topK * 2]);
         // Cosine distance is 1 − similarity; the id breaks ties the same way the exact path does.
         return rows
           .map((r) => ({ chunkId: r.id, score: 1 - Number(r.distance) }))
