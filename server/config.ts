@@ -15,7 +15,7 @@ const DEV_URL_SIGNING_SECRET = 'dev-only-url-signing-secret-change-me';
 const DEV_PERSONAL_DATA_KEY = 'ZGV2LW9ubHktcGVyc29uYWwtZGF0YS1rZXktMzJieXQ=';
 const DEV_EMAIL_ENC_KEY = 'ZGV2LW9ubHktZW1haWwtZW5jcnlwdGlvbi1rZXktMzI=';
 
-const envSchema = z.object({
+export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().default('0.0.0.0'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),

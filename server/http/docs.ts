@@ -38,7 +38,7 @@ export function buildOpenApiDocument(opts: { paths: ZodOpenApiPathsObject; socke
         'REST for CRUD, uploads and webhooks; everything a client waits for arrives over Socket.IO. ' +
         'Errors are RFC 9457 problem+json with a stable `code`. Socket.IO namespaces and their events ' +
         'are listed under `x-socket-io`; every client event is acknowledged as `{ ok: true, ... }` or ' +
-        '`{ ok: false, error: { code, message } }`.',
+        '`{ ok: false, error: { code, message, errors?, ...extra } }`: the problem+json body of the same error, less its HTTP status.',
     },
     paths: opts.paths,
     components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
