@@ -277,6 +277,7 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
     providers: ctx.paymentProviders,
     defaultProvider: ctx.config.PAYMENTS_DEFAULT_PROVIDER ?? ([...ctx.paymentProviders.keys()][0] ?? 'sandbox'),
     time: ctx.time,
+    clock: ctx.clock,
     logger: ctx.logger,
     pendingTtlMinutes: ctx.config.PAYMENT_PENDING_TTL_MINUTES,
     handlers: paymentHandlers,
@@ -295,6 +296,7 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
     }),
     logger: ctx.logger,
     defaultTimeZone: ctx.config.TIME_ZONE,
+    clock: ctx.clock,
   });
   const platform = {
     auth: createAuthService({ em, tokens: ctx.tokens, realtime, time: ctx.time, oauth: oauthRegistry(ctx.oauthVerifiers), emails: ctx.emails, logger: ctx.logger }),

@@ -9,6 +9,7 @@ import { createRealtime, type NamespaceSpec, type Realtime } from '../realtime/i
 import { notificationsEvents } from '../realtime/notifications.ts';
 import { notificationServerEvents } from '../services/notifications/schemas.ts';
 import type { AnyModule } from './module.ts';
+import type { Clock } from '../services/time.ts';
 
 export const VERSION = '0.1.0';
 
@@ -22,7 +23,7 @@ export type ApiNode = {
   shutdown: (reason?: string) => Promise<void>;
 };
 
-export async function startApiNode(config: Config, opts: { logger?: Logger; modules?: AnyModule[] } = {}): Promise<ApiNode> {
+export async function startApiNode(config: Config, opts: { logger?: Logger; modules?: AnyModule[]; clock?: Clock } = {}): Promise<ApiNode> {
   const ctx = await createContext(config, opts);
   let shuttingDown = false;
   let inFlight = 0;

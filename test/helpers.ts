@@ -4,6 +4,7 @@ import { loadConfig, type Config } from '../server/config.ts';
 import { startApiNode, type ApiNode } from '../server/node.ts';
 import { moduleServices } from '../server/context.ts';
 import type { AnyModule } from '../server/module.ts';
+import type { Clock } from '../services/time.ts';
 import { modules } from '../modules/index.ts';
 import { coachModule } from '../modules/coach/index.ts';
 import { widgetsModule } from './modules/widgets.ts';
@@ -40,8 +41,9 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
 
 const started: ApiNode[] = [];
 
-export async function startNode(overrides: Record<string, string> = {}): Promise<ApiNode> {
-  const node = await startApiNode(testConfig(overrides), { modules: testModules });
+// `clock` moves the node's time for its decisions (quotas, expiries, quiet hours); the default is the system clock.
+export async function startNode(overrides: Record<string, string> = {}, clock?: Clock): Promise<ApiNode> {
+  const node = await startApiNode(testConfig(overrides), { modules: testModules, clock });
   started.push(node);
   return node;
 }

@@ -65,7 +65,7 @@ export const coachModule = defineModule({
 });
 
 function createCoachServices(platform: ModulePlatform<typeof coachServerEvents>, settings: CoachConfig) {
-  const { em, logger, time } = platform;
+  const { em, logger, time, clock } = platform;
   const registry = platform.metrics.registry;
   const cache = createAnswerCache({
     threshold: settings.semanticThreshold,
@@ -86,9 +86,9 @@ function createCoachServices(platform: ModulePlatform<typeof coachServerEvents>,
     // Re-ingesting a game drops its cached answers (the cache key's kbVersion already keeps them from being served).
     onGameChanged: (game) => void cache.invalidateGame(game).catch((err) => logger.warn({ err, game }, 'coach cache not invalidated')),
   });
-  const quota = createQuotaService({ em, registry, time });
+  const quota = createQuotaService({ em, registry, time, clock });
   const prompts = createPromptService({ dir: settings.COACH_TEMPLATES_DIR });
-  const plans = createPlanService({ em });
+  const plans = createPlanService({ em, clock });
   const ask = createAskService({
     em,
     plans,
@@ -117,6 +117,7 @@ function createCoachServices(platform: ModulePlatform<typeof coachServerEvents>,
     maxRetries: settings.COACH_CHECKOUT_MAX_RETRIES,
     registry,
     time,
+    clock,
     logger,
   });
   return {

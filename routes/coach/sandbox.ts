@@ -3,10 +3,11 @@
 // INITIAL_PURCHASE webhook to POST /webhooks/revenuecat, the path RevenueCat's own webhooks take.
 import { z } from 'zod';
 import type { Api } from '../../server/http/route.ts';
+import type { PaidTier } from '../../entities/coach/CoachPlan.ts';
 import type { CoachSubscriptionService } from '../../services/coach/subscriptions.ts';
 import { decisionButtons, escapeHtml, sandboxPage } from '../sandboxPage.ts';
 
-const TIER_NAMES = { basic: 'Basic (200회/주)', basic_special: 'Basic Special (100회/월)' } as const;
+const TIER_NAMES: Record<PaidTier, string> = { basic: 'Basic (200회/주)', basic_special: 'Basic Special (100회/월)' };
 
 const page = (title: string, body: string) =>
   sandboxPage(title, 'OFFLINE SANDBOX — no real subscription is bought; RevenueCat is not called.', body);

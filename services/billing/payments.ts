@@ -10,7 +10,7 @@ import { PaymentProduct } from '../../entities/billing/PaymentProduct.ts';
 import { PaymentProviderError, type PaymentProvider, type ProviderPayment } from '../../integrations/payments/index.ts';
 import type { SandboxProvider } from '../../integrations/payments/sandbox.ts';
 import { AppError, badRequest, conflict, notFound, unavailable } from '../errors.ts';
-import type { TimeFormatter } from '../time.ts';
+import type { Clock, TimeFormatter } from '../time.ts';
 import { inTransaction, type Em } from '../transaction.ts';
 import type { CreateOrderInput, OrderDto, TossConfirmInput } from './schemas.ts';
 
@@ -28,6 +28,8 @@ export type PaymentDeps = {
   providers: Map<PaymentProviderName, PaymentProvider>;
   defaultProvider: PaymentProviderName;
   time: TimeFormatter;
+  // Orders are stamped and expired on this clock, so the TTL compares like with like.
+  clock: Clock;
   logger: Logger;
   pendingTtlMinutes: number;
   // Each module's handlers; 'not_served' for a module that runs on other nodes than this one (a
@@ -104,6 +106,7 @@ export function createPaymentService(deps: PaymentDeps) {
         status: 'pending',
         refundedAmount: 0,
         metadata: input.metadata ?? null,
+        createdAt: deps.clock.now(),
       });
       await tx.flush();
       return p;
@@ -142,7 +145,7 @@ export function createPaymentService(deps: PaymentDeps) {
     const common = { provider_payment_key: remote.paymentKey, provider_response: JSON.stringify(remote.raw) };
     switch (remote.status) {
       case 'paid': {
-        if (!(await guardedMove(tx, payment.id, 'pending', 'paid', { ...common, paid_at: new Date() }))) return 'unchanged';
+        if (!(await guardedMove(tx, payment.id, 'pending', 'paid', { ...common, paid_at: deps.clock.now() }))) return 'unchanged';
         await runHandler(tx, payment.id, 'onPaid');
         return 'paid';
       }
@@ -154,7 +157,7 @@ export function createPaymentService(deps: PaymentDeps) {
       case 'cancelled':
       case 'partially_cancelled': {
         if (payment.status === 'pending') {
-          return (await guardedMove(tx, payment.id, 'pending', 'cancelled', { ...common, cancelled_at: new Date() })) ? 'cancelled' : 'unchanged';
+          return (await guardedMove(tx, payment.id, 'pending', 'cancelled', { ...common, cancelled_at: deps.clock.now() })) ? 'cancelled' : 'unchanged';
         }
         return applyRefund(tx, payment.id, remote);
       }
@@ -168,11 +171,11 @@ export function createPaymentService(deps: PaymentDeps) {
     // Only the increase is new: a redelivered refund event finds refunded_amount already there.
     const rows = await tx.execute<{ refunded: number; previous: number }[]>(
       `update payments p set refunded_amount = ?, status = case when ? then 'refunded' else p.status end,
-              refunded_at = now(), updated_at = now()
+              refunded_at = ?, updated_at = now()
          from (select refunded_amount as previous from payments where id = ? for update) old
         where p.id = ? and p.status = 'paid' and p.refunded_amount < ?
         returning p.refunded_amount as refunded, old.previous`,
-      [remote.cancelledAmount, full, paymentId, paymentId, remote.cancelledAmount],
+      [remote.cancelledAmount, full, deps.clock.now(), paymentId, paymentId, remote.cancelledAmount],
     );
     if (rows.length === 0) return 'unchanged';
     const payment = await tx.findOneOrFail(Payment, { id: paymentId }, { refresh: true });
@@ -257,7 +260,7 @@ export function createPaymentService(deps: PaymentDeps) {
   // Pending orders older than the TTL: the provider is asked first (a payment may have gone
   // through without its webhook reaching us); what it does not know as paid is cancelled.
   async function expirePending(limit = 100): Promise<{ expired: number; paid: number }> {
-    const stale = await em.fork().find(Payment, { status: 'pending', module: { $in: served }, createdAt: { $lt: new Date(Date.now() - deps.pendingTtlMinutes * 60_000) } }, { limit, orderBy: { createdAt: 'asc' } });
+    const stale = await em.fork().find(Payment, { status: 'pending', module: { $in: served }, createdAt: { $lt: new Date(deps.clock.now().getTime() - deps.pendingTtlMinutes * 60_000) } }, { limit, orderBy: { createdAt: 'asc' } });
     let expired = 0;
     let paid = 0;
     for (const payment of stale) {
@@ -275,7 +278,7 @@ export function createPaymentService(deps: PaymentDeps) {
           paid++;
           return;
         }
-        if (await guardedMove(tx, payment.id, 'pending', 'cancelled', { failure_reason: 'expired', cancelled_at: new Date() })) {
+        if (await guardedMove(tx, payment.id, 'pending', 'cancelled', { failure_reason: 'expired', cancelled_at: deps.clock.now() })) {
           expired++;
           await runHandler(tx, payment.id, 'onExpired');
         }

@@ -1,6 +1,8 @@
 // The coach plans (seed 001), read from the coach_plans table, and which plan a user is on.
 import { CoachPlan, type PlanTier } from '../../entities/coach/CoachPlan.ts';
+import type { Clock } from '../time.ts';
 import type { Em } from '../transaction.ts';
+import { PLAN_OF_USER } from './plans.sql.ts';
 
 export type Plan = {
   tier: PlanTier;
@@ -12,7 +14,7 @@ export type Plan = {
   callPeriod: 'week' | 'month';
 };
 
-export function createPlanService(deps: { em: Em }) {
+export function createPlanService(deps: { em: Em; clock: Clock }) {
   // The table is reference data written at start; it is read once per process.
   let plans: Promise<Map<PlanTier, Plan>> | undefined;
   const load = () =>
@@ -28,11 +30,8 @@ export function createPlanService(deps: { em: Em }) {
 
   // A paid tier whose period has ended counts as free, whether or not its expiry webhook arrived.
   async function planFor(userId: string): Promise<Plan> {
-    const [row] = await deps.em.execute<{ plan_tier: PlanTier; plan_expires_at: Date | string | null }[]>(
-      'select plan_tier, plan_expires_at from coach_profiles where user_id = ?',
-      [userId],
-    );
-    const expired = row?.plan_expires_at && new Date(row.plan_expires_at).getTime() <= Date.now();
+    const [row] = await deps.em.execute<{ plan_tier: PlanTier; plan_expires_at: Date | string | null }[]>(PLAN_OF_USER, [userId]);
+    const expired = row?.plan_expires_at && new Date(row.plan_expires_at).getTime() <= deps.clock.now().getTime();
     return plan(!row || expired ? 'free' : row.plan_tier);
   }
 

@@ -11,8 +11,12 @@ import type { CancelOutcome, OfflineRevenueCatCheckout, RevenueCatCheckout } fro
 import type { SubscriptionState } from '../billing/subscriptions.ts';
 import { AppError, conflict, notFound } from '../errors.ts';
 import type { NotifyInput } from '../notifications/schemas.ts';
-import type { TimeFormatter } from '../time.ts';
+import type { Clock, TimeFormatter } from '../time.ts';
 import { inTransaction, type Em } from '../transaction.ts';
+import {
+  ACTIVE_SUBSCRIPTION, CANCELLATION_INSERT, CHECKOUT_ATTEMPT_FAILED, CHECKOUT_BY_ID, CHECKOUT_CREATED, CHECKOUT_INSERT, CHECKOUTS_DUE,
+  PROFILE_APPLY, PROFILE_CANCEL_AT_PERIOD_END, PROFILE_EXPIRE, PROFILE_STATE,
+} from './subscriptions.sql.ts';
 
 export const COACH_MODULE = 'coach';
 
@@ -36,6 +40,7 @@ export function createCoachSubscriptionService(deps: {
   maxRetries: number;
   registry: client.Registry;
   time: TimeFormatter;
+  clock: Clock;
   logger: Logger;
 }) {
   const { em } = deps;
@@ -63,28 +68,15 @@ export function createCoachSubscriptionService(deps: {
     }
     if (state.status === 'expired') {
       // Only the subscription that gave the current tier takes it away: an upgrade's old product expiring does not.
-      await tx.execute(
-        `update coach_profiles set plan_tier = 'free', plan_expires_at = null, cancel_at_period_end = false, updated_at = now()
-          where user_id = ? and plan_tier = ?`,
-        [state.userId, tier],
-      );
+      await tx.execute(PROFILE_EXPIRE, [state.userId, tier]);
       return;
     }
-    await tx.execute(
-      `insert into coach_profiles (user_id, plan_tier, plan_expires_at, cancel_at_period_end, updated_at) values (?, ?, ?, ?, now())
-       on conflict (user_id) do update set plan_tier = excluded.plan_tier,
-         plan_expires_at = coalesce(excluded.plan_expires_at, coach_profiles.plan_expires_at),
-         cancel_at_period_end = excluded.cancel_at_period_end, updated_at = now()`,
-      [state.userId, tier, state.currentPeriodEnd, state.status === 'cancelled'],
-    );
+    await tx.execute(PROFILE_APPLY, [state.userId, tier, state.currentPeriodEnd, state.status === 'cancelled']);
   }
 
   async function planState(userId: string): Promise<CoachPlanState> {
-    const [row] = await em.fork().execute<{ plan_tier: PlanTier; plan_expires_at: Date | null; cancel_at_period_end: boolean }[]>(
-      'select plan_tier, plan_expires_at, cancel_at_period_end from coach_profiles where user_id = ?',
-      [userId],
-    );
-    const lapsed = row?.plan_expires_at && new Date(row.plan_expires_at).getTime() <= Date.now();
+    const [row] = await em.fork().execute<{ plan_tier: PlanTier; plan_expires_at: Date | null; cancel_at_period_end: boolean }[]>(PROFILE_STATE, [userId]);
+    const lapsed = row?.plan_expires_at && new Date(row.plan_expires_at).getTime() <= deps.clock.now().getTime();
     if (!row || lapsed) return { planTier: 'free', planExpiresAt: null, cancelAtPeriodEnd: false };
     return { planTier: row.plan_tier, planExpiresAt: row.plan_expires_at ? deps.time.format(new Date(row.plan_expires_at)) : null, cancelAtPeriodEnd: row.cancel_at_period_end };
   }
@@ -93,10 +85,7 @@ export function createCoachSubscriptionService(deps: {
   async function attempt(row: AttemptRow, isRetry: boolean): Promise<CheckoutResult> {
     try {
       const created = await deps.checkout.createCheckout({ checkoutId: row.id, appUserId: row.user_id, packageId: deps.tierPackages[row.tier] });
-      await em.fork().execute(
-        `update billing_checkout_attempts set status = 'created', attempts = attempts + 1, checkout_url = ?, offline = ?, next_attempt_at = null, updated_at = now() where id = ?`,
-        [created.checkoutUrl, created.offline, row.id],
-      );
+      await em.fork().execute(CHECKOUT_CREATED, [created.checkoutUrl, created.offline, row.id]);
       if (isRetry) retries.inc({ module: COACH_MODULE, outcome: 'succeeded' });
       return { checkoutId: row.id, status: 'created', checkoutUrl: created.checkoutUrl, offline: created.offline };
     } catch (err) {
@@ -105,11 +94,8 @@ export function createCoachSubscriptionService(deps: {
       // attempts counts the first try too: retries made so far = attempts after this one - 1.
       const retriesMade = row.attempts;
       const giveUp = retriesMade >= deps.maxRetries;
-      const nextAttemptAt = giveUp ? null : new Date(Date.now() + deps.retryHours * 3_600_000);
-      await em.fork().execute(
-        `update billing_checkout_attempts set status = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = now() where id = ?`,
-        [giveUp ? 'failed' : 'retrying', nextAttemptAt, err.code, row.id],
-      );
+      const nextAttemptAt = giveUp ? null : new Date(deps.clock.now().getTime() + deps.retryHours * 3_600_000);
+      await em.fork().execute(CHECKOUT_ATTEMPT_FAILED, [giveUp ? 'failed' : 'retrying', nextAttemptAt, err.code, row.id]);
       deps.logger.warn({ checkoutId: row.id, code: err.code, retryable: err.retryable, giveUp }, 'coach checkout creation failed');
       return { checkoutId: row.id, status: giveUp ? 'failed' : 'retrying', nextAttemptAt: nextAttemptAt ? deps.time.format(nextAttemptAt) : null };
     }
@@ -121,21 +107,14 @@ export function createCoachSubscriptionService(deps: {
       throw conflict('already_subscribed', `You are already on the ${current.planTier} plan`, 'tier');
     }
     const row: AttemptRow = { id: crypto.randomUUID(), user_id: userId, tier, attempts: 0 };
-    await em.fork().execute(
-      `insert into billing_checkout_attempts (id, user_id, module, tier, status) values (?, ?, ?, ?, 'pending')`,
-      [row.id, userId, COACH_MODULE, tier],
-    );
+    await em.fork().execute(CHECKOUT_INSERT, [row.id, userId, COACH_MODULE, tier]);
     return attempt(row, false);
   }
 
   // The cron job: checkouts whose creation failed, retried every COACH_CHECKOUT_RETRY_HOURS at most
   // COACH_CHECKOUT_MAX_RETRIES times. The user asked and was told we would retry, so the outcome reaches them.
-  async function retryDueCheckouts(opts: { now?: Date; limit?: number } = {}): Promise<{ retried: number; succeeded: number; failed: number }> {
-    const due = await em.fork().execute<AttemptRow[]>(
-      `select id, user_id, tier, attempts from billing_checkout_attempts
-        where status = 'retrying' and next_attempt_at <= ? order by next_attempt_at limit ?`,
-      [opts.now ?? new Date(), opts.limit ?? 200],
-    );
+  async function retryDueCheckouts(opts: { limit?: number } = {}): Promise<{ retried: number; succeeded: number; failed: number }> {
+    const due = await em.fork().execute<AttemptRow[]>(CHECKOUTS_DUE, [deps.clock.now(), opts.limit ?? 200]);
     let succeeded = 0;
     let failed = 0;
     for (const row of due) {
@@ -159,12 +138,7 @@ export function createCoachSubscriptionService(deps: {
   }
 
   async function cancel(userId: string): Promise<CoachPlanState & { provider: CancelOutcome }> {
-    const [sub] = await em.fork().execute<{ product_id: string; current_period_end: Date | null }[]>(
-      `select product_id, current_period_end from subscriptions
-        where user_id = ? and module = ? and provider = 'revenuecat' and status = 'active'
-        order by current_period_end desc nulls last limit 1`,
-      [userId, COACH_MODULE],
-    );
+    const [sub] = await em.fork().execute<{ product_id: string; current_period_end: Date | null }[]>(ACTIVE_SUBSCRIPTION, [userId, COACH_MODULE]);
     if (!sub) throw conflict('no_active_subscription', 'There is no active coach subscription to cancel');
     const periodEnd = sub.current_period_end ? new Date(sub.current_period_end) : null;
     let provider: CancelOutcome;
@@ -177,17 +151,14 @@ export function createCoachSubscriptionService(deps: {
     }
     // The plan keeps its tier until the period ends; RevenueCat's CANCELLATION webhook confirms it.
     await inTransaction(em, async (tx) => {
-      await tx.execute('insert into coach_cancellations (user_id, product_id, outcome, period_end) values (?, ?, ?, ?)', [userId, sub.product_id, provider, periodEnd]);
-      await tx.execute('update coach_profiles set cancel_at_period_end = true, updated_at = now() where user_id = ?', [userId]);
+      await tx.execute(CANCELLATION_INSERT, [userId, sub.product_id, provider, periodEnd]);
+      await tx.execute(PROFILE_CANCEL_AT_PERIOD_END, [userId]);
     });
     return { ...(await planState(userId)), provider };
   }
 
   async function checkoutAttempt(checkoutId: string): Promise<{ id: string; userId: string; tier: PaidTier; status: string }> {
-    const [row] = await em.fork().execute<{ id: string; user_id: string; tier: PaidTier; status: string }[]>(
-      'select id, user_id, tier, status from billing_checkout_attempts where id = ?',
-      [checkoutId],
-    );
+    const [row] = await em.fork().execute<{ id: string; user_id: string; tier: PaidTier; status: string }[]>(CHECKOUT_BY_ID, [checkoutId]);
     if (!row) throw notFound('Checkout');
     return { id: row.id, userId: row.user_id, tier: row.tier, status: row.status };
   }

@@ -6,7 +6,7 @@ import type { Limiter } from '../limiter.ts';
 import { namespacePort, type RealtimePort } from '../realtime.ts';
 import { notificationServerEvents } from './schemas.ts';
 import type { SmsService } from '../sms/sms.ts';
-import type { TimeFormatter } from '../time.ts';
+import type { Clock, TimeFormatter } from '../time.ts';
 import type { Em } from '../transaction.ts';
 import { createNotificationInbox } from './inbox.ts';
 import { createNotifier } from './notify.ts';
@@ -22,12 +22,12 @@ export type NotificationServiceDeps = {
   pushLimiter: Limiter;
   logger: Logger;
   defaultTimeZone: string;
-  now?: () => Date;
+  clock: Clock;
 };
 
 export function createNotificationService(deps: NotificationServiceDeps) {
   const inbox = createNotificationInbox({ em: deps.em, time: deps.time });
-  const settings = createNotificationSettings({ em: deps.em, time: deps.time, defaultTimeZone: deps.defaultTimeZone });
+  const settings = createNotificationSettings({ em: deps.em, time: deps.time, clock: deps.clock, defaultTimeZone: deps.defaultTimeZone });
   const pushTokens = createPushTokens({ em: deps.em, time: deps.time });
   const sockets = namespacePort(deps.realtime, 'notifications', notificationServerEvents);
   const { notify } = createNotifier({ ...deps, sockets, inbox, settings, pushTokens });

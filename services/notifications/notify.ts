@@ -10,10 +10,10 @@ import type { Limiter } from '../limiter.ts';
 import { validationError } from '../errors.ts';
 import type { NamespacePort } from '../realtime.ts';
 import type { SmsService } from '../sms/sms.ts';
+import { isQuietTime, type Clock } from '../time.ts';
 import type { Em } from '../transaction.ts';
 import type { NotificationInbox } from './inbox.ts';
 import type { PushTokens } from './pushTokens.ts';
-import { isQuietTime } from './quietHours.ts';
 import { notifyInput, type NotificationDto, type NotifyInput, type notificationServerEvents } from './schemas.ts';
 import type { EffectiveSettings, NotificationSettings } from './settings.ts';
 
@@ -31,12 +31,11 @@ export type NotifierDeps = {
   // Keyed by user and type; its window is the hour.
   pushLimiter: Limiter;
   logger: Logger;
-  now?: () => Date;
+  // Quiet hours are read on this clock.
+  clock: Clock;
 };
 
 export function createNotifier(deps: NotifierDeps) {
-  const now = deps.now ?? (() => new Date());
-
   // Resolves once every channel has an outcome. Provider failures become recorded outcomes, never
   // rejections; it rejects only for bad input or when the notification cannot be stored. A caller
   // that must not wait for FCM or CoolSMS (a request path) can let it run and log a rejection.
@@ -70,7 +69,7 @@ export function createNotifier(deps: NotifierDeps) {
   async function pushTo(userId: string, n: Notification, settings: EffectiveSettings): Promise<Delivery[]> {
     const skip = (outcome: DeliveryOutcome, detail?: string): Delivery[] => [{ channel: 'push', outcome, detail }];
     if (!settings.allows(n.category)) return skip('skipped_category_off', n.category);
-    if (isQuietTime(settings.quietHours, settings.timeZone, now())) {
+    if (isQuietTime(settings.quietHours, settings.timeZone, deps.clock.now())) {
       return skip('skipped_quiet_hours', `${settings.quietHours!.start}-${settings.quietHours!.end} ${settings.timeZone}`);
     }
     const tokens = await deps.pushTokens.forUser(userId);

@@ -3,7 +3,7 @@
 import { LockMode } from '@mikro-orm/core';
 import { NotificationSetting } from '../../entities/notifications/NotificationSetting.ts';
 import type { NotificationCategory } from '../../entities/notifications/Notification.ts';
-import type { TimeFormatter } from '../time.ts';
+import type { Clock, TimeFormatter } from '../time.ts';
 import { inTransaction, type Em } from '../transaction.ts';
 import { SETTING_CATEGORIES, type SettingCategory, type SettingsDto, type UpdateSettingsInput } from './schemas.ts';
 
@@ -17,7 +17,7 @@ const DEFAULTS: Record<SettingCategory, boolean> = { payment: true, social: true
 
 const column = (category: SettingCategory) => `${category}Enabled` as const;
 
-export function createNotificationSettings(deps: { em: Em; time: TimeFormatter; defaultTimeZone: string }) {
+export function createNotificationSettings(deps: { em: Em; time: TimeFormatter; clock: Clock; defaultTimeZone: string }) {
   const { time } = deps;
 
   function toDto(row: NotificationSetting | null): SettingsDto {
@@ -49,10 +49,11 @@ export function createNotificationSettings(deps: { em: Em; time: TimeFormatter; 
       // Two first-time updates at once both find no row; inserting the defaults first lets them queue on the row.
       await tx.execute('insert into notification_settings (user_id, time_zone) values (?, ?) on conflict (user_id) do nothing', [userId, deps.defaultTimeZone]);
       const row = await tx.findOneOrFail(NotificationSetting, { userId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      const now = deps.clock.now();
       for (const category of SETTING_CATEGORIES) {
         const value = input.categories?.[category];
         if (value === undefined) continue;
-        if (category === 'marketing' && value && !row.marketingEnabled) row.marketingConsentedAt = new Date();
+        if (category === 'marketing' && value && !row.marketingEnabled) row.marketingConsentedAt = now;
         if (category === 'marketing' && !value) row.marketingConsentedAt = null;
         row[column(category)] = value;
       }
@@ -61,7 +62,7 @@ export function createNotificationSettings(deps: { em: Em; time: TimeFormatter; 
         row.quietEnd = input.quietHours?.end ?? null;
       }
       if (input.timeZone) row.timeZone = input.timeZone;
-      row.updatedAt = new Date();
+      row.updatedAt = now;
       await tx.flush();
       return toDto(row);
     });

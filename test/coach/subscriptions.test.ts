@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { retryCoachCheckouts } from '../../cron/coach/retryCheckouts.ts';
 import type { ApiNode } from '../../server/node.ts';
 import { startFakeRevenueCat, type FakeRevenueCat } from '../fakes/revenuecat.ts';
+import { createTestClock } from '../../services/time.ts';
 import { newUser, request, startNode, stopAllNodes, type TestUser, coach } from '../helpers.ts';
 
 const PURCHASE_LINK = 'https://pay.rev.cat/test_purchase_link';
@@ -10,6 +11,8 @@ const PURCHASE_LINK = 'https://pay.rev.cat/test_purchase_link';
 describe('coach: subscriptions on RevenueCat', () => {
   let node: ApiNode;
   let rc: FakeRevenueCat;
+  // The node decides expiries and retry times on this clock; each test starts it at the real time.
+  const clock = createTestClock();
   const sql = <T = any>(q: string, params: unknown[] = []) => node.ctx.db.orm.em.fork().execute<T[]>(q, params);
 
   before(async () => {
@@ -18,7 +21,10 @@ describe('coach: subscriptions on RevenueCat', () => {
       REVENUECAT_API_KEY: 'sk_rc_test', REVENUECAT_BASE_URL: rc.url,
       REVENUECAT_WEBHOOK_AUTH: 'Bearer rc-webhook-auth', REVENUECAT_WEBHOOK_SECRET: 'rc-hmac-secret',
       REVENUECAT_PURCHASE_LINK_URL: PURCHASE_LINK, REVENUECAT_PROJECT_ID: 'proj_coach', REVENUECAT_V2_API_KEY: 'sk_rc_v2',
-    });
+    }, clock);
+  });
+  beforeEach(() => {
+    clock.set(Date.now());
   });
   after(async () => {
     await stopAllNodes();
@@ -106,31 +112,46 @@ describe('coach: subscriptions on RevenueCat', () => {
     expect((await plan(u)).planTier).to.equal('basic_special');
   });
 
+  it('counts a plan whose period has ended as free on the node\'s clock, before any expiration webhook', async () => {
+    const u = await newUser(node);
+    const periodEnd = new Date(Math.floor(clock.now().getTime() / 1000) * 1000 + 30 * 86_400_000);
+    rc.setSubscription(u.id, 'coach_basic_monthly', periodEnd.toISOString());
+    expect((await webhook('/webhooks/revenuecat', event(u.id, 'INITIAL_PURCHASE'))).body.outcome).to.equal('active');
+    clock.set(periodEnd.getTime() - 1);
+    expect(await plan(u)).to.include({ planTier: 'basic', cancelAtPeriodEnd: false });
+    expect((await coach(node).plans.planFor(u.id)).tier).to.equal('basic');
+    clock.set(periodEnd);
+    expect(await plan(u)).to.deep.equal({ planTier: 'free', planExpiresAt: null, cancelAtPeriodEnd: false });
+    expect((await coach(node).plans.planFor(u.id)).tier).to.equal('free');
+  });
+
   it('retries a checkout RevenueCat could not create, at most twice, counting each retry', async () => {
     const u = await newUser(node);
     const job = retryCoachCheckouts(coach(node).subscriptions);
     const runJob = () => job.run({ em: node.ctx.db.orm.em.fork(), logger: node.ctx.logger, signal: new AbortController().signal });
-    const makeDue = (id: string) => sql(`update billing_checkout_attempts set next_attempt_at = now() - interval '1 second' where id = ?`, [id]);
+    const hours = (n: number) => n * 3_600_000;
     const failedBefore = await retryMetric('failed');
 
     rc.failSubscriberRequests(1000);
     const res = await request(node, 'POST', '/billing/initiate', { token: u.accessToken, body: { tier: 'basic' } });
     expect(res.status).to.equal(202);
     expect(res.body.status).to.equal('retrying');
-    const hoursAway = (Date.parse(res.body.nextAttemptAt) - Date.now()) / 3_600_000;
-    expect(hoursAway).to.be.within(5.9, 6.01);
+    // COACH_CHECKOUT_RETRY_HOURS (6) on the node's clock, rendered to the second.
+    expect(Date.parse(res.body.nextAttemptAt)).to.equal(Math.floor((clock.now().getTime() + hours(6)) / 1000) * 1000);
     const id = res.body.checkoutId;
 
-    // Not due yet: the job leaves it alone.
+    // Not due yet: the job leaves it alone until the clock reaches the retry time.
     expect(await runJob()).to.deep.include({ retried: 0 });
-    await makeDue(id);
+    clock.advance(hours(6) - 1);
+    expect(await runJob()).to.deep.include({ retried: 0 });
+    clock.advance(1);
     expect(await runJob()).to.deep.include({ retried: 1, failed: 0 });
     expect((await sql('select status, attempts from billing_checkout_attempts where id = ?', [id]))[0]).to.include({ status: 'retrying', attempts: 2 });
-    await makeDue(id);
+    clock.advance(hours(6));
     expect(await runJob()).to.deep.include({ retried: 1, failed: 1 });
     const [row] = await sql('select status, attempts, next_attempt_at, last_error from billing_checkout_attempts where id = ?', [id]);
     expect(row).to.include({ status: 'failed', attempts: 3, next_attempt_at: null, last_error: 'revenuecat_7110' });
-    await makeDue(id);
+    clock.advance(hours(24));
     expect(await runJob()).to.deep.include({ retried: 0 });
     expect((await retryMetric('failed')) - failedBefore).to.equal(2);
     rc.failSubscriberRequests(0);
@@ -142,7 +163,7 @@ describe('coach: subscriptions on RevenueCat', () => {
     rc.failSubscriberRequests(3); // one attempt: the request and its two quick retries
     const res = await request(node, 'POST', '/billing/initiate', { token: u.accessToken, body: { tier: 'basic' } });
     expect(res.status).to.equal(202);
-    await sql(`update billing_checkout_attempts set next_attempt_at = now() - interval '1 second' where id = ?`, [res.body.checkoutId]);
+    clock.advance(6 * 3_600_000);
     const outcome = await coach(node).subscriptions.retryDueCheckouts();
     expect(outcome).to.deep.include({ succeeded: 1 });
     expect((await retryMetric('succeeded')) - succeededBefore).to.equal(1);

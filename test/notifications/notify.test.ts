@@ -2,13 +2,16 @@ import { expect } from 'chai';
 import type { ApiNode } from '../../server/node.ts';
 import { closeAllSockets, connectSocket, connected, newUser, nextEvent, request, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
 import { startFakeFcm, type FakeFcm } from '../fakes/fcm.ts';
+import { createTestClock } from '../../services/time.ts';
 
 describe('notifications: notify() on one node, push through the real FCM client', () => {
   let node: ApiNode;
   let fcm: FakeFcm;
+  // The node reads quiet hours on this clock: 2026-11-22 22:30 in New York, 2026-11-23 12:30 in Seoul.
+  const clock = createTestClock('2026-11-23T03:30:00Z');
   before(async () => {
     fcm = await startFakeFcm();
-    node = await startNode({ ...fcm.env, NOTIFY_PUSH_PER_TYPE_PER_HOUR: '2' });
+    node = await startNode({ ...fcm.env, NOTIFY_PUSH_PER_TYPE_PER_HOUR: '2' }, clock);
   });
   afterEach(closeAllSockets);
   after(async () => {
@@ -112,16 +115,24 @@ describe('notifications: notify() on one node, push through the real FCM client'
     const u = await newUser(node);
     await registerToken(u);
     const zone = 'America/New_York';
-    const window = quietWindowAroundNow(zone);
+    const window = { start: '22:00', end: '07:00' };
+    clock.set('2026-11-23T03:30:00Z'); // 22:30 in New York
     const set = await request(node, 'PUT', '/notifications/settings', { token: u.accessToken, body: { quietHours: window, timeZone: zone } });
     expect(set.status).to.equal(200);
     expect(set.body).to.deep.include({ quietHours: window, timeZone: zone });
     const result = await notify(u);
     expect(pushOutcomes(result)).to.deep.equal(['skipped_quiet_hours']);
-    // The same wall-clock window in a zone where it is not now lets the push through.
-    const elsewhere = await request(node, 'PUT', '/notifications/settings', { token: u.accessToken, body: { quietHours: quietWindowAroundNow(zone, 12 * 60) } });
+    expect((await storedDeliveries(result.notification.id)).find((d) => d.channel === 'push')).to.include({ detail: '22:00-07:00 America/New_York' });
+    // The same wall-clock window in a zone where it is not night (12:30 in Seoul) lets the push through.
+    const elsewhere = await request(node, 'PUT', '/notifications/settings', { token: u.accessToken, body: { timeZone: 'Asia/Seoul' } });
     expect(elsewhere.status).to.equal(200);
     expect(pushOutcomes(await notify(u, { type: 'social.like', title: '좋아요' }))).to.deep.equal(['sent']);
+    // Back in New York, the window ends at 07:00: 06:59 is quiet, 07:00 is not.
+    await request(node, 'PUT', '/notifications/settings', { token: u.accessToken, body: { timeZone: zone } });
+    clock.set('2026-11-23T11:59:00Z');
+    expect(pushOutcomes(await notify(u, { type: 'social.comment', title: '댓글' }))).to.deep.equal(['skipped_quiet_hours']);
+    clock.advance(60_000);
+    expect(pushOutcomes(await notify(u, { type: 'social.mention', title: '멘션' }))).to.deep.equal(['sent']);
   });
 
   it('limits pushes per user and type per hour, and records the skip', async () => {
@@ -236,14 +247,3 @@ describe('notifications: offline push driver', () => {
     expect(JSON.stringify(row.payload)).to.not.include(token);
   });
 });
-
-// A quiet window of two hours around the current wall-clock time in `zone`, shifted by `shiftMinutes`.
-function quietWindowAroundNow(zone: string, shiftMinutes = 0): { start: string; end: string } {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date());
-  const now = Number(parts.find((p) => p.type === 'hour')!.value) * 60 + Number(parts.find((p) => p.type === 'minute')!.value);
-  const at = (m: number) => {
-    const x = ((m % 1440) + 1440) % 1440;
-    return `${String(Math.floor(x / 60)).padStart(2, '0')}:${String(x % 60).padStart(2, '0')}`;
-  };
-  return { start: at(now + shiftMinutes - 60), end: at(now + shiftMinutes + 60) };
-}

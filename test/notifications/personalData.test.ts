@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { loadConfig } from '../../server/config.ts';
 import { configRefusal } from '../config.ts';
 import { createPersonalDataCipher, parsePersonalDataKey } from '../../services/crypto/personalData.ts';
-import { isQuietTime } from '../../services/notifications/quietHours.ts';
 import { normalizeMobileNumber } from '../../services/sms/sms.ts';
+import { isQuietTime } from '../../services/time.ts';
 import { maskPhone, maskToken } from '../../integrations/mask.ts';
 
 describe('notifications: personal data, quiet hours and configuration', () => {
