@@ -3,6 +3,7 @@
 // { ok: false, error: { code, message, errors?, ...extra } }: the same toErrorBody() a REST answer is
 // built from, less the HTTP status. Domain errors keep their code; others become internal_error.
 import { RequestContext } from '@mikro-orm/core';
+import { hostileStrings } from '../services/hostileInput.ts';
 import type { DefaultEventsMap, Socket } from 'socket.io';
 import type { ZodType, z } from 'zod';
 import { AppError, toErrorBody, tooManyRequests, validationError, type FieldIssue } from '../services/errors.ts';
@@ -56,6 +57,8 @@ export function bindClientEvent<S extends ZodType>(namespace: string, socket: Ap
       deps.metrics.rateLimited.inc({ scope: 'socket' });
       return fail(tooManyRequests('rate_limited', `Too many events; retry in ${retryAfter} s`, retryAfter));
     }
+    const hostile = hostileStrings(args[0], 'payload');
+    if (hostile.length) return fail(validationError(hostile));
     const parsed = spec.schema.safeParse(args[0] ?? {});
     if (!parsed.success) {
       return fail(validationError(parsed.error.issues.map((i) => ({ field: i.path.join('.') || 'payload', in: 'payload', message: i.message }))));

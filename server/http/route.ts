@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics.ts';
 import { authenticate, type RouteAuth } from './auth.ts';
 import { problemSchema } from './problem.ts';
 import { readRawBody } from './rawBody.ts';
+import { hostileStrings } from '../../services/hostileInput.ts';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Schema = ZodType | undefined;
@@ -239,6 +240,11 @@ function firstSegment(path: string): string {
 
 function parse(schema: Schema, value: unknown, location: string, issues: FieldIssue[]): unknown {
   if (!schema) return undefined;
+  const hostile = hostileStrings(value, location);
+  if (hostile.length) {
+    issues.push(...hostile);
+    return undefined;
+  }
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   for (const issue of result.error.issues) {

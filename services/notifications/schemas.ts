@@ -9,7 +9,9 @@ export const SETTING_CATEGORIES = ['payment', 'social', 'chat', 'walk', 'marketi
 export type SettingCategory = (typeof SETTING_CATEGORIES)[number];
 
 // Ids are decimal strings of a bigint sequence: JSON numbers lose precision past 2^53.
-export const notificationId = z.string().regex(/^[1-9]\d{0,18}$/, 'must be a notification id').meta({ example: '1042' });
+// Postgres bigint holds at most 9223372036854775807: a longer or larger id is a 400 here, not a 500 there.
+const MAX_BIGINT = 9223372036854775807n;
+export const notificationId = z.string().regex(/^[1-9]\d{0,18}$/, 'must be a notification id').refine((v) => !/^\d+$/.test(v) || BigInt(v) <= MAX_BIGINT, 'must be a notification id (out of range)').meta({ example: '1042' });
 
 export const notificationDto = z
   .object({

@@ -1,0 +1,27 @@
+// Strings Postgres refuses (NUL) or cannot store as valid UTF-8 (lone UTF-16 surrogates) are
+// turned away at the edge, before any schema or query sees them: a 400 naming the field, never a
+// 500 from the database. HTTP bodies, queries and path parameters and socket payloads all pass here.
+import type { FieldIssue } from './errors.ts';
+
+// A high surrogate not followed by a low one, or a low one not preceded by a high one.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const MAX_DEPTH = 64;
+
+export function hostileStrings(value: unknown, location: string, path: (string | number)[] = [], depth = 0): FieldIssue[] {
+  const field = () => (path.length ? path.join('.') : location);
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) return [{ field: field(), in: location, message: 'must not contain the NUL character (\\u0000)' }];
+    if (LONE_SURROGATE.test(value)) return [{ field: field(), in: location, message: 'must be valid Unicode (it holds a lone UTF-16 surrogate)' }];
+    return [];
+  }
+  if (value === null || typeof value !== 'object') return [];
+  if (depth >= MAX_DEPTH) return [{ field: field(), in: location, message: `must not nest deeper than ${MAX_DEPTH} levels` }];
+  const issues: FieldIssue[] = [];
+  for (const [key, v] of Object.entries(value)) {
+    // Keys reach jsonb columns too.
+    issues.push(...hostileStrings(key, location, [...path, key], depth + 1).map((i) => ({ ...i, message: `key ${i.message}` })));
+    issues.push(...hostileStrings(v, location, [...path, Array.isArray(value) ? Number(key) : key], depth + 1));
+    if (issues.length >= 20) break;
+  }
+  return issues;
+}
