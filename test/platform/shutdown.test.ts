@@ -52,25 +52,29 @@ describe('platform: graceful shutdown', () => {
     const url = new URL(testState.databaseUrl);
     url.pathname = `${url.pathname}_npm_start`;
     await createDatabaseIfMissing(url.toString());
-    after(() => dropDatabase(url.toString()));
-    const child = spawn(process.execPath, ['server/main.ts'], {
-      env: { ...process.env, DATABASE_URL: url.toString(), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', COACH_KB_SEED_ON_START: 'false', REDIS_URL: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      const read = (d: Buffer) => {
-        output += d.toString();
-        if (/API node listening/.test(output)) resolve();
-      };
-      child.stdout.on('data', read);
-      child.stderr.on('data', read);
-      void exited.then(() => reject(new Error(`server exited early: ${output}`)));
-    });
-    child.kill('SIGTERM');
-    expect(await exited).to.equal(0);
-    expect(output).to.match(/shutting down/).and.to.match(/shutdown complete/);
+    // Dropped here, not in an after() hook: with the embedded Postgres, root hooks stop the server first.
+    try {
+      const child = spawn(process.execPath, ['server/main.ts'], {
+        env: { ...process.env, DATABASE_URL: url.toString(), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', COACH_KB_SEED_ON_START: 'false', REDIS_URL: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      await new Promise<void>((resolve, reject) => {
+        const read = (d: Buffer) => {
+          output += d.toString();
+          if (/API node listening/.test(output)) resolve();
+        };
+        child.stdout.on('data', read);
+        child.stderr.on('data', read);
+        void exited.then(() => reject(new Error(`server exited early: ${output}`)));
+      });
+      child.kill('SIGTERM');
+      expect(await exited).to.equal(0);
+      expect(output).to.match(/shutting down/).and.to.match(/shutdown complete/);
+    } finally {
+      await dropDatabase(url.toString());
+    }
   });
 });
 
