@@ -50,7 +50,12 @@ export function sendProblem(ctx: Context, error: ErrorBody): void {
 // else carrying a `status` (an SDK's error, say) is not the client's fault and stays unknown.
 export function fromHttpError(raw: unknown): AppError | undefined {
   if (raw instanceof AppError || typeof raw !== 'object' || raw === null) return undefined;
-  const err = raw as { status?: unknown; type?: unknown; message?: unknown; expose?: unknown };
+  const err = raw as { status?: unknown; type?: unknown; message?: unknown; expose?: unknown; code?: unknown };
+  // zlib's errors for a body that claims Content-Encoding gzip, deflate or br but is not: the
+  // client's mistake, found while reading the body (Z_DATA_ERROR, ERR__ERROR_FORMAT_PADDING_2, …).
+  if (typeof err.code === 'string' && /^(Z_|ERR__ERROR_|ERR_BROTLI)/.test(err.code)) {
+    return new AppError(400, 'invalid_body_encoding', 'Request body does not match its Content-Encoding', { issues: [{ field: 'body', in: 'header', message: 'not valid for its Content-Encoding' }] });
+  }
   if (typeof err.status !== 'number' || err.status < 400 || err.status >= 500) return undefined;
   const message = typeof err.message === 'string' ? err.message : '';
   if (err.type === 'entity.too.large' || err.status === 413) return new AppError(413, 'payload_too_large', 'Request body is too large');

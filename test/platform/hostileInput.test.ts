@@ -35,3 +35,18 @@ describe('platform: hostile input stops at the edge', () => {
     socket.close();
   });
 });
+
+describe('platform: bodies that lie about their encoding', () => {
+  after(() => stopAllNodes());
+
+  it('answers 400 invalid_body_encoding for gzip, deflate and br claims that are not', async () => {
+    const node = await startNode();
+    const u = await newUser(node);
+    for (const encoding of ['gzip', 'deflate', 'br']) {
+      const res = await request(node, 'PATCH', '/auth/me', { token: u.accessToken, raw: '{"displayName":"x"}', headers: { 'content-encoding': encoding } });
+      expect(res.status, encoding).to.equal(400);
+      expect(res.body.code).to.equal('invalid_body_encoding');
+      expect(res.headers.get('content-type')).to.include('application/problem+json');
+    }
+  });
+});
