@@ -1,5 +1,5 @@
 import type { CronJob } from '../server/cronRunner.ts';
-import { purgeExpiredIdempotencyKeys } from '../services/billing/idempotency.ts';
+import { purgeExpiredIdempotencyKeys } from '../services/idempotency.ts';
 
 export const purgeIdempotencyKeys: CronJob = {
   name: 'purge-idempotency-keys',

@@ -1,11 +1,9 @@
 // `npm run module -- <module> <command> [args…]`: a module's command line entry point (a
 // knowledge import, say), run on the same composition as an API node — the same config, database,
 // drivers and module services — without listening. Exits with the command's status.
-import http from 'node:http';
 import { loadConfig, ConfigError } from './config.ts';
-import { createContext, createServices } from './context.ts';
 import { createLogger } from './logger.ts';
-import { createNodeRealtime, socketNamespaces } from './node.ts';
+import { startHeadless } from './node.ts';
 import { modules } from '../modules/index.ts';
 
 const [moduleName, commandName, ...args] = process.argv.slice(2).filter((a) => a !== '--');
@@ -22,16 +20,13 @@ try {
   // Only the command's module is built; logs would tear a progress bar, so info is quietened.
   const config = loadConfig({ ...process.env, MODULES: def.name });
   const logger = createLogger({ level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, pretty: config.LOG_PRETTY, nodeId: `${def.name}-${commandName}` });
-  const ctx = await createContext(config, { logger, acceptsPayments: false });
-  const realtime = createNodeRealtime(ctx, http.createServer(), socketNamespaces(ctx, () => undefined));
-  const services = createServices(ctx, realtime.port);
+  const { services, close } = await startHeadless(config, { logger, acceptsPayments: false });
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   try {
     status = await command.run(services.modules[0].services, args, { logger, signal: abort.signal });
   } finally {
-    await realtime.close();
-    await ctx.close();
+    await close();
   }
 } catch (err) {
   process.stderr.write(`${err instanceof ConfigError ? err.message : String((err as Error)?.stack ?? err)}\n`);

@@ -191,7 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, modules: AnyMod
     else lines.push(...result.error.issues.map((i: { path: PropertyKey[]; message: string }) => `  ${i.path.join('.')}: ${i.message}`));
   }
   if (!parsed.success || lines.length > 0) throw new ConfigError(`Invalid environment:\n${lines.join('\n')}`);
-  const config = { ...buildConfig(parsed.data), modules: moduleConfigs };
+  const config = buildConfig(parsed.data, moduleConfigs);
   const checks = enabled.map((m) => m.checkConfig?.(moduleConfigs[m.name] as never, config) ?? {});
   // Every incomplete area is reported at once, so an operator fixes them in one pass.
   const incomplete = [...incompleteStorage(config), ...incompletePayments(config), ...incompleteNotifications(config), ...checks.flatMap((c) => c.incomplete ?? [])];
@@ -200,7 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, modules: AnyMod
   return config;
 }
 
-function buildConfig(env: z.infer<typeof envSchema>) {
+function buildConfig(env: z.infer<typeof envSchema>, modules: Record<string, unknown>) {
   return {
     ...env,
     isProduction: env.NODE_ENV === 'production',
@@ -220,7 +220,7 @@ function buildConfig(env: z.infer<typeof envSchema>) {
     personalDataKey: parsePersonalDataKey(env.PERSONAL_DATA_KEY)!,
     emailEncKey: parsePersonalDataKey(env.EMAIL_ENC_KEY)!,
     // Each enabled module's own variables, parsed with its schema (keyed by module name).
-    modules: {} as Record<string, unknown>,
+    modules,
   };
 }
 

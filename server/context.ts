@@ -45,7 +45,6 @@ import { createS3Storage } from '../integrations/storage/s3.ts';
 import { createEmailCipher, sealLegacyEmails, type EmailCipher } from '../services/identity/emails.ts';
 import { checkModules, enabledModules, ModuleError, type AnyModule, type ModulePlatform, type ModuleNotifyInput } from './module.ts';
 import { modules as listedModules } from '../modules/index.ts';
-import type { NotificationService } from '../services/notifications/notifications.ts';
 
 export type RedisClients = { client: Redis; pub: Redis; sub: Redis };
 
@@ -79,7 +78,7 @@ export type AppContext = {
   // Users' emails at rest (EMAIL_ENC_KEY).
   emails: EmailCipher;
   // This node's own base URL, known once it listens (node.ts sets it): the sandbox provider posts its webhooks there.
-  urls: { self: string };
+  urls: { self: string; public: () => string };
   close: () => Promise<void>;
 };
 
@@ -119,7 +118,8 @@ export async function createContext(config: Config, opts: { logger?: Logger; mod
   const { storage, localStorageDriver } = createConfiguredStorage(config);
   if (localStorageDriver) logger.warn({ dir: config.STORAGE_LOCAL_DIR }, 'object storage runs on the OFFLINE local driver (set STORAGE_DRIVER=s3 for S3, R2 or MinIO)');
 
-  const urls = { self: `http://127.0.0.1:${config.PORT}` };
+  // Where clients reach us: PUBLIC_URL, else this node (checkout pages, links in messages).
+  const urls = { self: `http://127.0.0.1:${config.PORT}`, public: () => config.PUBLIC_URL ?? urls.self };
   const emails = createEmailCipher(config.emailEncKey);
   await sealLegacyEmails(db.orm.em, emails, logger);
   return {
@@ -216,7 +216,7 @@ function createConfiguredStorage(config: Config): { storage: ObjectStorage; loca
   return { storage: local, localStorageDriver: local };
 }
 
-function createPaymentProviders(config: Config, db: Database, urls: { self: string }) {
+function createPaymentProviders(config: Config, db: Database, urls: AppContext['urls']) {
   const paymentProviders = new Map<PaymentProviderName, PaymentProvider>();
   if (config.TOSS_SECRET_KEY) {
     paymentProviders.set('toss', createTossProvider({ secretKey: config.TOSS_SECRET_KEY, clientKey: config.TOSS_CLIENT_KEY!, baseUrl: config.TOSS_BASE_URL, timeoutMs: config.PAYMENTS_TIMEOUT_MS }));
@@ -228,7 +228,7 @@ function createPaymentProviders(config: Config, db: Database, urls: { self: stri
     paymentProviders.set('sandbox', createSandboxProvider({
       em: () => db.orm.em.fork(),
       webhookSecret: sandboxWebhookSecret(config.URL_SIGNING_SECRET),
-      publicUrl: () => config.PUBLIC_URL ?? urls.self,
+      publicUrl: urls.public,
       webhookUrl: () => `${urls.self}/webhooks/sandbox`,
     }));
   }
@@ -298,6 +298,12 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
     defaultTimeZone: ctx.config.TIME_ZONE,
     clock: ctx.clock,
   });
+  // RevenueCat webhooks are checked with these, and a module's offline checkout signs and sends its own with them.
+  const revenuecatSandbox = {
+    webhookUrl: () => `${ctx.urls.self}/webhooks/revenuecat`,
+    hmacSecret: revenueCatWebhookSecret(ctx.config),
+    authorization: ctx.config.REVENUECAT_WEBHOOK_AUTH,
+  };
   const platform = {
     auth: createAuthService({ em, tokens: ctx.tokens, realtime, time: ctx.time, oauth: oauthRegistry(ctx.oauthVerifiers), emails: ctx.emails, logger: ctx.logger }),
     users: createUserService({ em, time: ctx.time, realtime, cache: userCache, emails: ctx.emails }),
@@ -314,13 +320,13 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
         toss: ctx.config.TOSS_WEBHOOK_SECRETS,
         portone: ctx.config.PORTONE_WEBHOOK_SECRETS,
         sandbox: [sandboxWebhookSecret(ctx.config.URL_SIGNING_SECRET)],
-        revenuecat: { authorization: ctx.config.REVENUECAT_WEBHOOK_AUTH, hmacSecret: revenueCatWebhookSecret(ctx.config) },
+        revenuecat: { authorization: revenuecatSandbox.authorization, hmacSecret: revenuecatSandbox.hmacSecret },
       },
     }),
   };
 
   const modules = ctx.modules.map((def) => {
-    const handle = modulePlatform(ctx, def, { realtime, payments, subscriptions, notifications, sms });
+    const handle = modulePlatform(ctx, def, { realtime, payments, subscriptions, notifications, sms, revenuecatSandbox });
     const services: unknown = def.createServices(handle, ctx.config.modules[def.name] as never);
     moduleServices.set(def.name, services);
     return { def, services, platform: handle };
@@ -329,7 +335,6 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
 }
 
 export type Services = ReturnType<typeof createServices>;
-export type ModuleRuntime = Services['modules'][number];
 
 // A module's services, typed by its definition: `moduleServices(node.services, myModule)`.
 export function moduleServices<S>(services: Services, def: { name: string; createServices: (...args: never[]) => S }): S {
@@ -341,10 +346,10 @@ export function moduleServices<S>(services: Services, def: { name: string; creat
 function modulePlatform(
   ctx: AppContext,
   def: AnyModule,
-  shared: Pick<ModulePlatform, 'payments' | 'subscriptions' | 'notifications' | 'sms'> & { realtime: RealtimePort },
+  shared: Pick<ModulePlatform, 'payments' | 'subscriptions' | 'notifications' | 'sms' | 'revenuecatSandbox'> & { realtime: RealtimePort },
 ): ModulePlatform {
   const types = def.notificationTypes ?? {};
-  const notifications: NotificationService = shared.notifications;
+  const { notifications } = shared;
   return {
     module: def.name,
     config: ctx.config,
@@ -373,12 +378,8 @@ function modulePlatform(
     personalData: ctx.personalData,
     realtime: namespacePort(shared.realtime, def.name, def.serverEvents ?? {}),
     pool: ctx.pool,
-    urls: { get self() { return ctx.urls.self; }, public: () => ctx.config.PUBLIC_URL ?? ctx.urls.self },
-    revenuecatSandbox: {
-      webhookUrl: () => `${ctx.urls.self}/webhooks/revenuecat`,
-      hmacSecret: revenueCatWebhookSecret(ctx.config),
-      authorization: ctx.config.REVENUECAT_WEBHOOK_AUTH,
-    },
+    urls: ctx.urls,
+    revenuecatSandbox: shared.revenuecatSandbox,
   };
 }
 

@@ -1,19 +1,14 @@
 // The cron process: `npm run cron`. Run one or several; each scheduled slot runs once.
-import http from 'node:http';
 import { loadConfig, ConfigError } from './config.ts';
-import { createContext, createServices } from './context.ts';
 import { createLogger } from './logger.ts';
 import { createCronRunner } from './cronRunner.ts';
-import { createNodeRealtime, socketNamespaces } from './node.ts';
+import { startHeadless } from './node.ts';
 import { cronJobs } from '../cron/index.ts';
 
 try {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.LOG_PRETTY, nodeId: `${config.NODE_ID}-cron` });
-  const ctx = await createContext(config, { logger });
-  // Emits only: no client connects to the cron process, so its namespaces serve no events.
-  const realtime = createNodeRealtime(ctx, http.createServer(), socketNamespaces(ctx, () => undefined));
-  const services = createServices(ctx, realtime.port);
+  const { ctx, services, close } = await startHeadless(config, { logger });
   const runner = createCronRunner({
     orm: ctx.db.orm,
     databaseUrl: ctx.db.url,
@@ -30,8 +25,7 @@ try {
     process.once(signal, async () => {
       logger.info({ signal }, 'cron process stopping');
       await runner.stop();
-      await realtime.close();
-      await ctx.close();
+      await close();
       process.exit(0);
     });
   }

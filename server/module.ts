@@ -67,7 +67,7 @@ export type ModulePlatform<E extends ServerEventSpecs = ServerEventSpecs> = {
   realtime: NamespacePort<E>;
   pool: WorkerPool;
   // This node's own base URL (known once it listens) and the public one clients reach.
-  urls: { self: string; public: () => string };
+  urls: { readonly self: string; public: () => string };
   // Where a module's offline checkout driver posts RevenueCat-format webhooks, and how it signs them.
   revenuecatSandbox: { webhookUrl: () => string; hmacSecret?: string; authorization?: string };
 };

@@ -94,8 +94,22 @@ export function socketNamespaces(ctx: AppContext, services: () => Services | und
   ];
 }
 
-// Socket.IO for this process. The cron process builds one too, on a server that never listens:
-// with Redis, what its services emit reaches clients on the API nodes through the adapter.
+// The composition of a process that serves no HTTP (the cron process, module commands): the same
+// context and services as an API node, and Socket.IO on a server that never listens — with Redis,
+// what its services emit reaches clients on the API nodes through the adapter. No client connects,
+// so its namespaces serve no events.
+export async function startHeadless(config: Config, opts: { logger: Logger; acceptsPayments?: boolean }) {
+  const ctx = await createContext(config, opts);
+  const realtime = createNodeRealtime(ctx, http.createServer(), socketNamespaces(ctx, () => undefined));
+  const services = createServices(ctx, realtime.port);
+  const close = async () => {
+    await realtime.close();
+    await ctx.close();
+  };
+  return { ctx, services, close };
+}
+
+// Socket.IO for this process.
 export function createNodeRealtime(ctx: AppContext, server: http.Server, namespaces: NamespaceSpec[]): Realtime {
   return createRealtime(server, {
     namespaces,

@@ -74,8 +74,6 @@ export type TimeFormatter = {
   zone: string;
   format: (date: Date) => string;
   formatNullable: (date: Date | null | undefined) => string | null;
-  // The same zone's calendar, so whoever renders in the configured zone can also count days in it.
-  calendar: ZoneCalendar;
 };
 
 export function createTimeFormatter(zone: string): TimeFormatter {
@@ -85,7 +83,7 @@ export function createTimeFormatter(zone: string): TimeFormatter {
     const offset = offsetAt(ms);
     return new Date(ms + offset.minutes * MINUTE_MS).toISOString().slice(0, 19) + offset.text;
   };
-  return { zone, format, formatNullable: (d) => (d ? format(d) : null), calendar: zoneCalendar(zone) };
+  return { zone, format, formatNullable: (d) => (d ? format(d) : null) };
 }
 
 // ---- The zone calendar ----
@@ -176,21 +174,4 @@ function createZoneCalendar(zone: string): ZoneCalendar {
 
 function hhmmToMinutes(hhmm: string): number {
   return Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
-}
-
-// The same answers for callers that hold a zone name rather than a calendar (a user's own zone).
-export function calendarPeriod(kind: CalendarPeriod, at: Date, zone: string): Interval {
-  return zoneCalendar(zone).period(kind, at);
-}
-
-export function localDate(at: Date, zone: string): string {
-  return zoneCalendar(zone).localDate(at);
-}
-
-export function minutesOfDay(at: Date, zone: string): number {
-  return zoneCalendar(zone).minutesOfDay(at);
-}
-
-export function isQuietTime(window: QuietWindow | null, zone: string, now: Date): boolean {
-  return zoneCalendar(zone).isQuietTime(window, now);
 }

@@ -74,7 +74,7 @@ function createCoachServices(platform: ModulePlatform<typeof coachServerEvents>,
     maxPerScope: settings.COACH_SEMANTIC_MAX_PER_SCOPE,
     embeddingModel: platform.llmGateway.offline ? 'offline' : platform.config.LLM_EMBEDDING_MODEL,
     redis: platform.redis?.client,
-    keyPrefix: platform.config.REDIS_KEY_PREFIX,
+    keyPrefix: platform.redisKeyPrefix,
     logger,
   });
   const knowledge = createKnowledgeService({
@@ -98,7 +98,7 @@ function createCoachServices(platform: ModulePlatform<typeof coachServerEvents>,
     cache,
     llm: platform.llm,
     buffer: platform.redis
-      ? createRedisAnswerBuffer({ redis: platform.redis.client, prefix: platform.config.REDIS_KEY_PREFIX, ttlSeconds: settings.COACH_ANSWER_BUFFER_SECONDS })
+      ? createRedisAnswerBuffer({ redis: platform.redis.client, prefix: platform.redisKeyPrefix, ttlSeconds: settings.COACH_ANSWER_BUFFER_SECONDS })
       : createMemoryAnswerBuffer({ ttlMs: settings.COACH_ANSWER_BUFFER_SECONDS * 1000 }),
     realtime: platform.realtime,
     bus: platform.bus,

@@ -50,7 +50,7 @@ export function createMemoryAnswerBuffer(opts: { ttlMs: number }): AnswerBuffer 
 }
 
 export function createRedisAnswerBuffer(opts: { redis: Redis; prefix: string; ttlSeconds: number }): AnswerBuffer {
-  const key = (id: string, part: 'text' | 'done' | 'failure') => `${opts.prefix}:coach:answer:${id}:${part}`;
+  const key = (id: string, part: 'text' | 'done' | 'failure') => `${opts.prefix}:answer:${id}:${part}`;
   // APPEND keeps the text as one string, so a read from any offset is one GETRANGE-free GET.
   // Commands on one ioredis connection run in order, so unawaited appends stay ordered.
   return {

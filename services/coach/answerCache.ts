@@ -42,6 +42,7 @@ export type AnswerCacheOptions = {
   // Keeps vectors of different embedding models apart; cosine across models means nothing.
   embeddingModel?: string;
   redis?: Redis;
+  // The module's own Redis prefix (<REDIS_KEY_PREFIX>:coach); keys go under <keyPrefix>:cache.
   keyPrefix?: string;
   // Bounds of the in-process store.
   maxExactEntries?: number;
@@ -86,7 +87,7 @@ export function createAnswerCache(opts: AnswerCacheOptions): AnswerCache {
   const now = opts.now ?? Date.now;
   const namespace = opts.embeddingModel ?? '';
   const store = opts.redis
-    ? createRedisStore(opts.redis, `${opts.keyPrefix ?? 'rp'}:coach:cache`, opts)
+    ? createRedisStore(opts.redis, `${opts.keyPrefix ?? 'rp:coach'}:cache`, opts)
     : createMemoryStore(opts);
   const exactKey = (userId: string, question: string, scope: CacheScope) => sha256(JSON.stringify([userId, normalizeQuestion(question), scopeKey(scope)]));
   const semanticKey = (scope: CacheScope) => sha256(`${namespace}\n${scopeKey(scope)}`);

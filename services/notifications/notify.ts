@@ -10,7 +10,7 @@ import type { Limiter } from '../limiter.ts';
 import { validationError } from '../errors.ts';
 import type { NamespacePort } from '../realtime.ts';
 import type { SmsService } from '../sms/sms.ts';
-import { isQuietTime, type Clock } from '../time.ts';
+import { zoneCalendar, type Clock } from '../time.ts';
 import type { Em } from '../transaction.ts';
 import type { NotificationInbox } from './inbox.ts';
 import type { PushTokens } from './pushTokens.ts';
@@ -69,7 +69,7 @@ export function createNotifier(deps: NotifierDeps) {
   async function pushTo(userId: string, n: Notification, settings: EffectiveSettings): Promise<Delivery[]> {
     const skip = (outcome: DeliveryOutcome, detail?: string): Delivery[] => [{ channel: 'push', outcome, detail }];
     if (!settings.allows(n.category)) return skip('skipped_category_off', n.category);
-    if (isQuietTime(settings.quietHours, settings.timeZone, deps.clock.now())) {
+    if (zoneCalendar(settings.timeZone).isQuietTime(settings.quietHours, deps.clock.now())) {
       return skip('skipped_quiet_hours', `${settings.quietHours!.start}-${settings.quietHours!.end} ${settings.timeZone}`);
     }
     const tokens = await deps.pushTokens.forUser(userId);

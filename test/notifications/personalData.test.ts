@@ -3,7 +3,7 @@ import { loadConfig } from '../../server/config.ts';
 import { configRefusal } from '../config.ts';
 import { createPersonalDataCipher, parsePersonalDataKey } from '../../services/crypto/personalData.ts';
 import { normalizeMobileNumber } from '../../services/sms/sms.ts';
-import { isQuietTime } from '../../services/time.ts';
+import { zoneCalendar } from '../../services/time.ts';
 import { maskPhone, maskToken } from '../../integrations/mask.ts';
 
 describe('notifications: personal data, quiet hours and configuration', () => {
@@ -45,12 +45,12 @@ describe('notifications: personal data, quiet hours and configuration', () => {
   it('tells quiet hours in the user\'s zone, including windows that wrap midnight', () => {
     const at = (iso: string) => new Date(iso);
     // 23:30 in Seoul is 14:30 UTC.
-    expect(isQuietTime({ start: '22:00', end: '07:00' }, 'Asia/Seoul', at('2026-11-22T14:30:00Z'))).to.equal(true);
-    expect(isQuietTime({ start: '22:00', end: '07:00' }, 'UTC', at('2026-11-22T14:30:00Z'))).to.equal(false);
-    expect(isQuietTime({ start: '22:00', end: '07:00' }, 'Asia/Seoul', at('2026-11-22T22:00:00Z'))).to.equal(false); // 07:00: end is outside
-    expect(isQuietTime({ start: '13:00', end: '15:00' }, 'UTC', at('2026-11-22T13:00:00Z'))).to.equal(true);
-    expect(isQuietTime({ start: '13:00:00', end: '15:00:00' }, 'UTC', at('2026-11-22T15:00:00Z'))).to.equal(false);
-    expect(isQuietTime(null, 'UTC', new Date())).to.equal(false);
+    expect(zoneCalendar('Asia/Seoul').isQuietTime({ start: '22:00', end: '07:00' }, at('2026-11-22T14:30:00Z'))).to.equal(true);
+    expect(zoneCalendar('UTC').isQuietTime({ start: '22:00', end: '07:00' }, at('2026-11-22T14:30:00Z'))).to.equal(false);
+    expect(zoneCalendar('Asia/Seoul').isQuietTime({ start: '22:00', end: '07:00' }, at('2026-11-22T22:00:00Z'))).to.equal(false); // 07:00: end is outside
+    expect(zoneCalendar('UTC').isQuietTime({ start: '13:00', end: '15:00' }, at('2026-11-22T13:00:00Z'))).to.equal(true);
+    expect(zoneCalendar('UTC').isQuietTime({ start: '13:00:00', end: '15:00:00' }, at('2026-11-22T15:00:00Z'))).to.equal(false);
+    expect(zoneCalendar('UTC').isQuietTime(null, new Date())).to.equal(false);
   });
 
   describe('configuration', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createTestClock, createTimeFormatter, isQuietTime, localDate, minutesOfDay, systemClock, zoneCalendar, type Interval } from '../../services/time.ts';
+import { createTestClock, createTimeFormatter, systemClock, zoneCalendar, type Interval } from '../../services/time.ts';
 
 describe('platform: time rendering', () => {
   it('renders instants with the zone offset, Asia/Seoul by default', () => {
@@ -77,15 +77,14 @@ describe('platform: the zone calendar', () => {
 
   it('tells the local date and the minutes of the day in any zone', () => {
     const at = new Date('2026-11-22T15:30:00Z');
-    expect(localDate(at, 'Asia/Seoul')).to.equal('2026-11-23');
-    expect(localDate(at, 'UTC')).to.equal('2026-11-22');
-    expect(localDate(new Date('2026-11-23T04:59:00Z'), 'America/New_York')).to.equal('2026-11-22');
+    expect(zoneCalendar('Asia/Seoul').localDate(at)).to.equal('2026-11-23');
+    expect(zoneCalendar('UTC').localDate(at)).to.equal('2026-11-22');
+    expect(zoneCalendar('America/New_York').localDate(new Date('2026-11-23T04:59:00Z'))).to.equal('2026-11-22');
     expect(zoneCalendar('Asia/Kolkata').localDate(new Date('2026-11-22T18:29:59Z'))).to.equal('2026-11-22');
     expect(zoneCalendar('Asia/Kolkata').localDate(new Date('2026-11-22T18:30:00Z'))).to.equal('2026-11-23');
-    expect(minutesOfDay(at, 'Asia/Seoul')).to.equal(30);
-    expect(minutesOfDay(at, 'America/New_York')).to.equal(10 * 60 + 30);
-    expect(minutesOfDay(new Date('2024-06-01T00:00:00Z'), 'Asia/Kolkata')).to.equal(5 * 60 + 30);
-    expect(createTimeFormatter('Asia/Seoul').calendar).to.equal(zoneCalendar('Asia/Seoul'));
+    expect(zoneCalendar('Asia/Seoul').minutesOfDay(at)).to.equal(30);
+    expect(zoneCalendar('America/New_York').minutesOfDay(at)).to.equal(10 * 60 + 30);
+    expect(zoneCalendar('Asia/Kolkata').minutesOfDay(new Date('2024-06-01T00:00:00Z'))).to.equal(5 * 60 + 30);
     expect(() => zoneCalendar('Mars/Olympus_Mons')).to.throw(RangeError);
   });
 
@@ -93,15 +92,15 @@ describe('platform: the zone calendar', () => {
     const night = { start: '22:00', end: '07:00' };
     // 22:00, 23:59, 00:00 and 06:59 KST are quiet; 07:00 (the end) and 21:59 are not.
     for (const [utc, quiet] of [['13:00', true], ['14:59', true], ['15:00', true], ['21:59', true], ['22:00', false], ['12:59', false]] as const) {
-      expect(isQuietTime(night, 'Asia/Seoul', new Date(`2026-11-22T${utc}:00Z`)), utc).to.equal(quiet);
+      expect(zoneCalendar('Asia/Seoul').isQuietTime(night, new Date(`2026-11-22T${utc}:00Z`)), utc).to.equal(quiet);
     }
     // The same window in New York: 03:30 UTC is 22:30 EST.
-    expect(isQuietTime(night, 'America/New_York', new Date('2026-11-23T03:30:00Z'))).to.equal(true);
-    expect(isQuietTime(night, 'America/New_York', new Date('2026-11-22T14:30:00Z'))).to.equal(false);
+    expect(zoneCalendar('America/New_York').isQuietTime(night, new Date('2026-11-23T03:30:00Z'))).to.equal(true);
+    expect(zoneCalendar('America/New_York').isQuietTime(night, new Date('2026-11-22T14:30:00Z'))).to.equal(false);
     // A window within one day, with seconds as a Postgres time column renders them.
     expect(zoneCalendar('UTC').isQuietTime({ start: '13:00:00', end: '15:00:00' }, new Date('2026-11-22T14:59:59Z'))).to.equal(true);
     expect(zoneCalendar('UTC').isQuietTime({ start: '13:00:00', end: '15:00:00' }, new Date('2026-11-22T15:00:00Z'))).to.equal(false);
-    expect(isQuietTime(null, 'UTC', new Date())).to.equal(false);
+    expect(zoneCalendar('UTC').isQuietTime(null, new Date())).to.equal(false);
   });
 });
 
