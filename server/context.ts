@@ -15,6 +15,7 @@ import { oauthRegistry, type OAuthVerifier } from '../services/identity/oauth.ts
 import { namespacePort, type RealtimePort } from '../services/realtime.ts';
 import { createLocalInvalidationBus, type InvalidationBus } from '../services/invalidation.ts';
 import { createUserCache } from '../services/identity/userCache.ts';
+import { createSessionCache } from '../services/identity/sessionCache.ts';
 import { createRedisInvalidationBus } from './invalidationBus.ts';
 import { createGoogleVerifier } from '../integrations/oauth/google.ts';
 import { createDevIssuer, type DevIssuer } from '../integrations/oauth/devIssuer.ts';
@@ -284,6 +285,7 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
   });
   const subscriptions = createSubscriptionService({ revenuecat: ctx.revenuecat, revenuecatModule: revenueCatOwner(ctx, served, servicesOf), logger: ctx.logger });
   const userCache = createUserCache({ em, bus: ctx.invalidation, ttlMs: 30_000, maxEntries: 50_000 });
+  const sessionCache = createSessionCache({ em, bus: ctx.invalidation, ttlMs: 30_000, maxEntries: 100_000 });
   const sms = createSmsService({ em, provider: ctx.sms, cipher: ctx.personalData, logger: ctx.logger });
   const notifications = createNotificationService({
     em,
@@ -305,8 +307,8 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
     authorization: ctx.config.REVENUECAT_WEBHOOK_AUTH,
   };
   const platform = {
-    auth: createAuthService({ em, tokens: ctx.tokens, realtime, time: ctx.time, oauth: oauthRegistry(ctx.oauthVerifiers), emails: ctx.emails, logger: ctx.logger }),
-    users: createUserService({ em, time: ctx.time, realtime, cache: userCache, emails: ctx.emails }),
+    auth: createAuthService({ em, tokens: ctx.tokens, realtime, time: ctx.time, oauth: oauthRegistry(ctx.oauthVerifiers), emails: ctx.emails, sessions: sessionCache, logger: ctx.logger }),
+    users: createUserService({ em, time: ctx.time, realtime, cache: userCache, sessions: sessionCache, emails: ctx.emails }),
     sms,
     notifications,
     payments,

@@ -29,7 +29,7 @@ export function createHttpApp(ctx: AppContext, services: Services, opts: { isShu
     if (err.code === 'ECONNRESET' || err.code === 'ECONNABORTED' || err.message === 'Parse Error' || err.message === 'aborted') ctx.logger.debug({ err: err.message }, 'client went away');
     else ctx.logger.error({ err }, 'koa error');
   });
-  const api = createApi({ orm: ctx.db.orm, bodyLimitBytes: ctx.config.BODY_LIMIT_BYTES, tokens: ctx.tokens, activeUser: services.users.getActiveUser, limits: createLimits(ctx), metrics: ctx.metrics, idempotency: (opts, work) => withIdempotency(ctx.db.orm.em, opts, work) });
+  const api = createApi({ orm: ctx.db.orm, bodyLimitBytes: ctx.config.BODY_LIMIT_BYTES, tokens: ctx.tokens, activeSession: services.users.authorize, limits: createLimits(ctx), metrics: ctx.metrics, idempotency: (opts, work) => withIdempotency(ctx.db.orm.em, opts, work) });
 
   const checks: ReadinessCheck[] = [
     { name: 'postgres', check: async () => void (await ctx.db.orm.em.fork().execute('select 1')) },

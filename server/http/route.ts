@@ -10,10 +10,9 @@ import type { ZodOpenApiOperationObject, ZodOpenApiPathsObject } from 'zod-opena
 import { tooManyRequests, validationError, type FieldIssue } from '../../services/errors.ts';
 import { idempotencyKeySchema, type IdempotencyRunner } from '../../services/idempotency.ts';
 import type { AccessClaims, TokenService } from '../../services/identity/tokens.ts';
-import type { UserRole } from '../../entities/identity/User.ts';
 import type { Limiter } from '../../services/limiter.ts';
 import type { Metrics } from '../metrics.ts';
-import { authenticate, type RouteAuth } from './auth.ts';
+import { authenticate, type RouteAuth, type SessionCheck } from './auth.ts';
 import { problemSchema } from './problem.ts';
 import { readRawBody } from './rawBody.ts';
 import { hostileStrings } from '../../services/hostileInput.ts';
@@ -64,7 +63,7 @@ export type ApiDeps = {
   orm: Orm;
   bodyLimitBytes: number;
   tokens: TokenService;
-  activeUser: (userId: string) => Promise<{ role: UserRole }>;
+  activeSession: SessionCheck;
   limits: { ip: Limiter; user: Limiter; strict: Limiter };
   metrics: Metrics;
   idempotency: IdempotencyRunner;

@@ -16,6 +16,7 @@ import { assertActive, toUserDto } from './users.ts';
 import { revokeFamilies } from './sessions.ts';
 import type { OAuthVerifiers } from './oauth.ts';
 import type { EmailCipher } from './emails.ts';
+import type { SessionCache } from './sessionCache.ts';
 
 export type AuthDeps = {
   em: Em;
@@ -24,6 +25,7 @@ export type AuthDeps = {
   time: TimeFormatter;
   oauth: OAuthVerifiers;
   emails: EmailCipher;
+  sessions: SessionCache;
   logger: Logger;
 };
 
@@ -100,13 +102,13 @@ export function createAuthService(deps: AuthDeps) {
         [hash],
       );
       if (spent.length === 0) {
-        const [known] = await tx.execute<{ family_id: string; spent_at: Date | null }[]>(
-          'select family_id, spent_at from refresh_tokens where token_hash = ?',
+        const [known] = await tx.execute<{ family_id: string; user_id: string; spent_at: Date | null }[]>(
+          'select family_id, user_id, spent_at from refresh_tokens where token_hash = ?',
           [hash],
         );
         if (known?.spent_at) {
           await revokeFamilies(tx, { familyId: known.family_id }, 'refresh_token_reuse');
-          return { kind: 'reused' as const, familyId: known.family_id };
+          return { kind: 'reused' as const, familyId: known.family_id, userId: known.user_id };
         }
         return { kind: 'invalid' as const };
       }
@@ -123,6 +125,7 @@ export function createAuthService(deps: AuthDeps) {
     if (outcome.kind === 'ok') return outcome.result;
     if (outcome.kind === 'reused') {
       deps.logger.warn({ sessionId: outcome.familyId }, 'refresh token reuse detected; session revoked');
+      deps.sessions.revoked({ userId: outcome.userId, sessionId: outcome.familyId });
       await deps.realtime.disconnectSession(outcome.familyId);
       throw unauthorized('refresh_token_reused', 'Refresh token was already used; the session has been revoked');
     }
@@ -134,6 +137,7 @@ export function createAuthService(deps: AuthDeps) {
     await inTransaction(em, (tx) =>
       revokeFamilies(tx, opts.allSessions ? { userId: claims.userId } : { familyId: claims.sessionId }, 'logout'),
     );
+    deps.sessions.revoked(opts.allSessions ? { userId: claims.userId } : claims);
     if (opts.allSessions) await deps.realtime.disconnectUser(claims.userId);
     else await deps.realtime.disconnectSession(claims.sessionId);
   }

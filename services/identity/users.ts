@@ -1,12 +1,13 @@
 // The signed-in user's own account, and the admin switch that disables an account.
 import { User } from '../../entities/identity/User.ts';
-import { AppError, conflict, notFound } from '../errors.ts';
+import { AppError, conflict, notFound, unauthorized } from '../errors.ts';
 import type { RealtimePort } from '../realtime.ts';
 import type { TimeFormatter } from '../time.ts';
 import { inTransaction, isUniqueViolation, type Em } from '../transaction.ts';
 import { revokeFamilies } from './sessions.ts';
 import type { UpdateMeInput, UserDto } from './schemas.ts';
 import type { UserCache } from './userCache.ts';
+import type { SessionCache } from './sessionCache.ts';
 import type { EmailCipher } from './emails.ts';
 
 export function toUserDto(user: User, time: TimeFormatter, emails: EmailCipher): UserDto {
@@ -24,7 +25,7 @@ export function assertActive(user: User): void {
   if (user.disabledAt) throw new AppError(403, 'account_disabled', 'This account has been disabled');
 }
 
-export function createUserService(deps: { em: Em; time: TimeFormatter; realtime: RealtimePort; cache: UserCache; emails: EmailCipher }) {
+export function createUserService(deps: { em: Em; time: TimeFormatter; realtime: RealtimePort; cache: UserCache; sessions: SessionCache; emails: EmailCipher }) {
   const { em, time, cache, emails } = deps;
 
   // Every authenticated request passes through here (server/http/route.ts), so it reads the cache.
@@ -32,6 +33,17 @@ export function createUserService(deps: { em: Em; time: TimeFormatter; realtime:
     const user = await cache.get(userId);
     if (!user) throw notFound('User');
     assertActive(user);
+    return user;
+  }
+
+  // Every authenticated HTTP request: the token proved who signed it; this checks, from the two
+  // per-node caches, that the account still exists and is enabled and that the session was not
+  // signed out since. A deleted account is a 401 like a revoked session: the token is dead.
+  async function authorize(claims: { userId: string; sessionId: string }): Promise<User> {
+    const [user, live] = await Promise.all([cache.get(claims.userId), deps.sessions.isLive(claims.userId, claims.sessionId)]);
+    if (!user) throw unauthorized('account_not_found', 'The account of this token no longer exists');
+    assertActive(user);
+    if (!live) throw unauthorized('session_revoked', 'This session has been signed out; sign in again');
     return user;
   }
 
@@ -74,11 +86,12 @@ export function createUserService(deps: { em: Em; time: TimeFormatter; realtime:
       return toUserDto(user, time, emails);
     });
     cache.invalidate(userId);
+    if (disabled) deps.sessions.revoked({ userId });
     if (disabled) await deps.realtime.disconnectUser(userId);
     return dto;
   }
 
-  return { getActiveUser, me, updateMe, setDisabled };
+  return { getActiveUser, authorize, me, updateMe, setDisabled };
 }
 
 export type UserService = ReturnType<typeof createUserService>;

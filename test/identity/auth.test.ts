@@ -198,6 +198,45 @@ describe('identity: email sign-up, sign-in and tokens', () => {
       expect((await request(node, 'POST', '/auth/logout', { token: stillThere.body.accessToken, body: { allSessions: true } })).status).to.equal(204);
       expect((await request(node, 'POST', '/auth/refresh', { body: { refreshToken: stillThere.body.refreshToken } })).status).to.equal(401);
     });
+
+    it('ends the access token too: the signed-out session gets 401 session_revoked on reads and writes, the other session does not', async () => {
+      const u = await newUser(node);
+      const other = await request(node, 'POST', '/auth/login', { body: { email: u.email, password: u.password } });
+      // Cached as live on this node before the sign-out.
+      expect((await request(node, 'GET', '/auth/me', { token: u.accessToken })).status).to.equal(200);
+      expect((await request(node, 'POST', '/auth/logout', { token: u.accessToken })).status).to.equal(204);
+      const read = await request(node, 'GET', '/auth/me', { token: u.accessToken });
+      expect(read.status).to.equal(401);
+      expect(read.body.code).to.equal('session_revoked');
+      expect((await request(node, 'PATCH', '/auth/me', { token: u.accessToken, body: { displayName: 'after logout' } })).status).to.equal(401);
+      expect((await request(node, 'GET', '/auth/me', { token: other.body.accessToken })).status).to.equal(200);
+      // Signing out everywhere ends the other session's access token as well.
+      expect((await request(node, 'POST', '/auth/logout', { token: other.body.accessToken, body: { allSessions: true } })).status).to.equal(204);
+      expect((await request(node, 'GET', '/auth/me', { token: other.body.accessToken })).status).to.equal(401);
+    });
+
+    it('ends the access token of a session revoked for refresh-token reuse', async () => {
+      const u = await newUser(node);
+      expect((await request(node, 'GET', '/auth/me', { token: u.accessToken })).status).to.equal(200);
+      const rotated = await request(node, 'POST', '/auth/refresh', { body: { refreshToken: u.refreshToken } });
+      expect((await request(node, 'POST', '/auth/refresh', { body: { refreshToken: u.refreshToken } })).body.code).to.equal('refresh_token_reused');
+      for (const token of [u.accessToken, rotated.body.accessToken]) {
+        const res = await request(node, 'GET', '/auth/me', { token });
+        expect(res.status).to.equal(401);
+        expect(res.body.code).to.equal('session_revoked');
+      }
+    });
+
+    it('answers a valid token of a deleted account with 401, not 404', async () => {
+      const u = await newUser(node);
+      expect((await request(node, 'GET', '/auth/me', { token: u.accessToken })).status).to.equal(200);
+      await node.ctx.db.orm.em.fork().execute('delete from users where id = ?', [u.id]);
+      // An operator's delete in psql is not announced; the caches' 30 s TTL would end it. Announce it here.
+      node.ctx.invalidation.publish('user', u.id);
+      const res = await request(node, 'GET', '/auth/me', { token: u.accessToken });
+      expect(res.status).to.equal(401);
+      expect(res.body.code).to.equal('account_not_found');
+    });
   });
 
   describe('PATCH /auth/me', () => {

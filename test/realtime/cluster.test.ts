@@ -50,6 +50,17 @@ describe('realtime: two nodes through Redis', function () {
     expect(await gone).to.equal('io server disconnect');
   });
 
+  it('refuses a signed-out access token on every node within a second', async () => {
+    const u = await newUser(a);
+    // Both nodes have the session cached as live.
+    for (const n of [a, b]) expect((await request(n, 'GET', '/auth/me', { token: u.accessToken })).status).to.equal(200);
+    expect((await request(a, 'POST', '/auth/logout', { token: u.accessToken })).status).to.equal(204);
+    const signedOutAt = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - signedOutAt < 1000) status = (await request(b, 'GET', '/auth/me', { token: u.accessToken })).status;
+    expect(status).to.equal(401);
+  });
+
   it('invalidates the cached account on every node when it changes on one', async () => {
     const u = await newUser(a);
     // Node B caches the account on its first authenticated request.
