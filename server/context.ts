@@ -16,6 +16,8 @@ import { namespacePort, type RealtimePort } from '../services/realtime.ts';
 import { createLocalInvalidationBus, type InvalidationBus } from '../services/invalidation.ts';
 import { createUserCache } from '../services/identity/userCache.ts';
 import { createSessionCache } from '../services/identity/sessionCache.ts';
+import { createResumableStreams, moduleStreams, type ResumableStreams } from '../services/streams/resumableStreams.ts';
+import { createMemoryStreamLog, createRedisStreamLog } from '../services/streams/streamLog.ts';
 import { createRedisInvalidationBus } from './invalidationBus.ts';
 import { createGoogleVerifier } from '../integrations/oauth/google.ts';
 import { createDevIssuer, type DevIssuer } from '../integrations/oauth/devIssuer.ts';
@@ -327,13 +329,22 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
     }),
   };
 
+  // One per node: it holds the leases of the streams this node generates and drains them on shutdown.
+  const streams = createResumableStreams({
+    log: (kind, ttlSeconds) => ctx.redis
+      ? createRedisStreamLog({ redis: ctx.redis.client, prefix: `${ctx.config.REDIS_KEY_PREFIX}:stream:${kind}`, ttlSeconds })
+      : createMemoryStreamLog({ ttlSeconds }),
+    bus: ctx.invalidation,
+    nodeId: ctx.config.NODE_ID,
+    logger: ctx.logger,
+  });
   const modules = ctx.modules.map((def) => {
-    const handle = modulePlatform(ctx, def, { realtime, payments, subscriptions, notifications, sms, revenuecatSandbox });
+    const handle = modulePlatform(ctx, def, { realtime, payments, subscriptions, notifications, sms, revenuecatSandbox, streams });
     const services: unknown = def.createServices(handle, ctx.config.modules[def.name] as never);
     moduleServices.set(def.name, services);
     return { def, services, platform: handle };
   });
-  return { ...platform, modules };
+  return { ...platform, streams, modules };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -348,7 +359,7 @@ export function moduleServices<S>(services: Services, def: { name: string; creat
 function modulePlatform(
   ctx: AppContext,
   def: AnyModule,
-  shared: Pick<ModulePlatform, 'payments' | 'subscriptions' | 'notifications' | 'sms' | 'revenuecatSandbox'> & { realtime: RealtimePort },
+  shared: Pick<ModulePlatform, 'payments' | 'subscriptions' | 'notifications' | 'sms' | 'revenuecatSandbox'> & { realtime: RealtimePort; streams: ResumableStreams },
 ): ModulePlatform {
   const types = def.notificationTypes ?? {};
   const { notifications } = shared;
@@ -380,6 +391,7 @@ function modulePlatform(
     personalData: ctx.personalData,
     realtime: namespacePort(shared.realtime, def.name, def.serverEvents ?? {}),
     pool: ctx.pool,
+    streams: moduleStreams(shared.streams, def.name),
     urls: ctx.urls,
     revenuecatSandbox: shared.revenuecatSandbox,
   };

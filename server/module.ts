@@ -32,6 +32,7 @@ import type { ObjectStorage } from '../integrations/storage/index.ts';
 import type { Clock, TimeFormatter } from '../services/time.ts';
 import type { Em } from '../services/transaction.ts';
 import type { WorkerPool, WorkerTask } from '../workers/pool.ts';
+import type { ModuleStreams } from '../services/streams/resumableStreams.ts';
 
 // A payment product a module sells: upserted at every start, so a price change reaches every
 // environment. Every product needs its module's payments.onPaid.
@@ -66,6 +67,8 @@ export type ModulePlatform<E extends ServerEventSpecs = ServerEventSpecs> = {
   personalData: PersonalDataCipher;
   realtime: NamespacePort<E>;
   pool: WorkerPool;
+  // Resumable streams (services/streams): answers, replies and stories that outlive a connection and their node.
+  streams: ModuleStreams;
   // This node's own base URL (known once it listens) and the public one clients reach.
   urls: { readonly self: string; public: () => string };
   // Where a module's offline checkout driver posts RevenueCat-format webhooks, and how it signs them.

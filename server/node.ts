@@ -57,6 +57,8 @@ export async function startApiNode(config: Config, opts: { logger?: Logger; modu
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   ctx.urls.self = `http://${host}:${port}`;
   ctx.logger.info({ port, node: config.NODE_ID, redis: Boolean(ctx.redis), database: config.DATABASE_URL ? 'external' : 'embedded' }, 'API node listening');
+  // Closes streams a dead node left behind (every API node sweeps; closing one is idempotent).
+  services.streams.startSweeping();
 
   let shutdownPromise: Promise<void> | undefined;
   // Stop accepting, let in-flight requests finish, close sockets, drain workers, close stores;
@@ -68,7 +70,12 @@ export async function startApiNode(config: Config, opts: { logger?: Logger; modu
       const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // Streams (answers, replies) generating here finish if they can; those still running near the
+      // deadline are interrupted, leaving time for their final event to reach clients on other nodes.
+      const streamsDrained = services.streams.drain({ interruptAt: deadline - Math.min(3000, config.SHUTDOWN_TIMEOUT_MS / 3), deadline });
       if (inFlight > 0) await raceDeadline(new Promise<void>((r) => (drained = r)), deadline);
+      await raceDeadline(streamsDrained, deadline);
+      services.streams.stop();
       await raceDeadline(Promise.allSettled(services.modules.map((m) => m.def.onShutdown?.(m.services))), deadline);
       await raceDeadline(realtime.close(), deadline);
       server.closeAllConnections();
@@ -103,6 +110,7 @@ export async function startHeadless(config: Config, opts: { logger: Logger; acce
   const realtime = createNodeRealtime(ctx, http.createServer(), socketNamespaces(ctx, () => undefined));
   const services = createServices(ctx, realtime.port);
   const close = async () => {
+    services.streams.stop();
     await realtime.close();
     await ctx.close();
   };

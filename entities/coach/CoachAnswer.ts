@@ -28,6 +28,7 @@ export const CoachAnswer = defineEntity({
     sources: p.json<AnswerSource[]>().default([]),
     latencyMs: p.integer().nullable(),
     errorCode: p.string().nullable(),
+    quotaReturned: p.boolean().default(false),
     createdAt: p.datetime().onCreate(() => new Date()),
     finishedAt: p.datetime().nullable(),
   },

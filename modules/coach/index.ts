@@ -12,7 +12,6 @@ import { coachSandboxRoutes } from '../../routes/coach/sandbox.ts';
 import { coachStatsRoutes } from '../../routes/coach/stats.ts';
 import { retryCoachCheckouts } from '../../cron/coach/retryCheckouts.ts';
 import { defineModule, type ModulePlatform } from '../../server/module.ts';
-import { createMemoryAnswerBuffer, createRedisAnswerBuffer } from '../../services/coach/answerBuffer.ts';
 import { createAnswerCache } from '../../services/coach/answerCache.ts';
 import { createAskService } from '../../services/coach/ask.ts';
 import { createHistoryService } from '../../services/coach/history.ts';
@@ -97,9 +96,8 @@ function createCoachServices(platform: ModulePlatform<typeof coachServerEvents>,
     quota,
     cache,
     llm: platform.llm,
-    buffer: platform.redis
-      ? createRedisAnswerBuffer({ redis: platform.redis.client, prefix: platform.redisKeyPrefix, ttlSeconds: settings.COACH_ANSWER_BUFFER_SECONDS })
-      : createMemoryAnswerBuffer({ ttlMs: settings.COACH_ANSWER_BUFFER_SECONDS * 1000 }),
+    streams: platform.streams,
+    logTtlSeconds: settings.COACH_ANSWER_BUFFER_SECONDS,
     realtime: platform.realtime,
     bus: platform.bus,
     time,

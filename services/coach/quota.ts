@@ -57,10 +57,11 @@ export function createQuotaService(deps: { em: Em; registry: Registry; time: Tim
     });
   }
 
-  // For an ask that failed before anything was charged. Never goes below zero, so a release
-  // without a matching consume cannot hand out extra calls.
-  async function release(userId: string, plan: QuotaPlan, grant?: Pick<QuotaGrant, 'periodStart'>): Promise<void> {
-    const periodStart = grant?.periodStart ?? calendar.period(plan.callPeriod, deps.clock.now()).start;
+  // Gives a call back (an answer that produced nothing, or that the server failed to deliver), to
+  // the period it was charged to: named by the grant, or by when it was charged. Never goes below
+  // zero, so a release without a matching consume cannot hand out extra calls.
+  async function release(userId: string, plan: QuotaPlan, charged?: Pick<QuotaGrant, 'periodStart'> | { chargedAt: Date }): Promise<void> {
+    const periodStart = charged && 'periodStart' in charged ? charged.periodStart : calendar.period(plan.callPeriod, charged?.chargedAt ?? deps.clock.now()).start;
     await deps.em.execute(QUOTA_RELEASE, [userId, periodStart]);
   }
 

@@ -23,6 +23,8 @@ const answerOutcome = z.object({
   cached: z.boolean(),
   cacheKind: z.enum(['exact', 'semantic']).nullable(),
   planRemaining: z.number().int(),
+  model: z.string().nullable(),
+  provider: z.string().nullable().meta({ description: '"offline" when the offline LLM driver answered, "cache" for a cached answer' }),
 });
 
 export const askResult = z
@@ -30,8 +32,6 @@ export const askResult = z
     answerId: z.uuid(),
     answer: z.string(),
     ...answerOutcome.shape,
-    model: z.string().nullable(),
-    provider: z.string().nullable().meta({ description: '"offline" when the offline LLM driver answered' }),
   })
   .meta({ id: 'CoachAnswer' });
 export type AskResult = z.infer<typeof askResult>;
@@ -47,7 +47,13 @@ export const answerDone = z.object({
 });
 export type AnswerDone = z.infer<typeof answerDone>;
 
-export const answerFailure = z.object({ answerId: z.uuid(), code: z.string(), message: z.string(), offset: z.number().int().min(0) });
+export const answerFailure = z.object({
+  answerId: z.uuid(),
+  code: z.string().meta({ description: 'cancelled, answer_timeout, answer_interrupted (the server shut down), answer_lost (the server generating it stopped), or the error\'s code' }),
+  message: z.string(),
+  offset: z.number().int().min(0).meta({ description: 'Characters generated before it ended (kept in the history)' }),
+  quotaReturned: z.boolean().meta({ description: 'Whether the call was given back to the plan\'s quota' }),
+});
 export type AnswerFailure = z.infer<typeof answerFailure>;
 
 export const resumeInput = z.object({ answerId: z.uuid(), offset: z.number().int().min(0) });

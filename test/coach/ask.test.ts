@@ -181,6 +181,31 @@ describe('coach: asking over /coach and REST', function () {
     expect(row.body.status).to.equal('cancelled');
   });
 
+  it('gives the call back when the answer fails inside the server after text arrived, and records it; a user\'s cancel after text keeps it counted', async () => {
+    const u = await newUser(a);
+    openai.on({ path: '/v1/chat/completions', action: { kind: 'midstream', afterChunks: 2, then: 'error' } });
+    const socket = connectSocket(a, '/coach', { token: u.accessToken });
+    await connected(socket);
+    const failed = nextEvent(socket, 'answer.error');
+    const ack = await socket.emitWithAck('ask', { question: `도중에 실패하는 질문 ${crypto.randomUUID()}`, game: 'testgame' });
+    const error = await failed;
+    expect(error).to.include({ answerId: ack.answerId, quotaReturned: true });
+    expect(error.offset).to.be.greaterThan(0);
+    expect(await calls(u.id)).to.equal(0);
+    const [row] = await a.ctx.db.orm.em.fork().execute<{ status: string; quota_returned: boolean }[]>('select status, quota_returned from coach_answers where id = ?', [ack.answerId]);
+    expect(row).to.deep.equal({ status: 'failed', quota_returned: true });
+
+    openai.clear();
+    openai.on({ path: '/v1/chat/completions', action: { kind: 'midstream', afterChunks: 2, then: 'hang' } });
+    const firstDelta = nextEvent(socket, 'answer.delta');
+    const cancelledError = nextEvent(socket, 'answer.error');
+    const second = await socket.emitWithAck('ask', { question: `취소할 질문 ${crypto.randomUUID()}`, game: 'testgame' });
+    await firstDelta;
+    await socket.emitWithAck('cancel', { answerId: second.answerId });
+    expect(await cancelledError).to.include({ answerId: second.answerId, code: 'cancelled', quotaReturned: false });
+    expect(await calls(u.id)).to.equal(1);
+  });
+
   it('acks a bad ask payload with validation_failed naming the field', async () => {
     const u = await newUser(a);
     const socket = connectSocket(a, '/coach', { token: u.accessToken });
