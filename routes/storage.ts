@@ -93,10 +93,8 @@ export function storageRoutes(api: Api, deps: { storage: LocalObjectStorage; max
           ctx.set('Connection', 'close');
           throw tooLarge(maxBytes);
         }
-        // A client that hangs up mid-upload is not a server fault (nothing was stored).
-        if (ctx.req.destroyed || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
-          throw new AppError(400, 'upload_incomplete', 'The upload ended before the whole body arrived', { issues: [{ field: 'body', in: 'body', message: 'incomplete' }] });
-        }
+        // A client that hangs up mid-upload (nothing is stored) is answered by problemMiddleware,
+        // as every request cut short is.
         throw err;
       }
     },

@@ -1,6 +1,7 @@
 // Strings Postgres refuses (NUL) or cannot store as valid UTF-8 (lone UTF-16 surrogates) are
 // turned away at the edge, before any schema or query sees them: a 400 naming the field, never a
-// 500 from the database. HTTP bodies, queries and path parameters and socket payloads all pass here.
+// 500 from the database. HTTP bodies (parsed or kept raw as JSON), queries and path parameters and
+// socket payloads all pass here.
 import type { FieldIssue } from './errors.ts';
 
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
@@ -24,4 +25,17 @@ export function hostileStrings(value: unknown, location: string, path: (string |
     if (issues.length >= 20) break;
   }
   return issues;
+}
+
+// A body kept as bytes for its handler (a webhook verifies its signature over them first) reaches
+// Postgres all the same once the handler parses it, so JSON in it is checked the same way. Bytes
+// that are not JSON are left to the handler, which knows what to answer.
+export function hostileJsonBytes(raw: Buffer, location: string): FieldIssue[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return [];
+  }
+  return hostileStrings(value, location);
 }

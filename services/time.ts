@@ -1,5 +1,6 @@
-// Time in one place: the clock every decision reads, ISO 8601 rendering with a zone's offset, and
-// the zone calendar (day, week from Monday, month, local date, wall-clock minutes, quiet hours).
+// Time in one place: the clock every decision reads, ISO 8601 rendering with a zone's offset, the
+// zone calendar (day, week from Monday, month, local date, wall-clock minutes, quiet hours), and the
+// dates and instants clients may send.
 //
 // Instants are stored as timestamptz and rendered as ISO 8601 with the configured zone's offset
 // (2024-01-01T12:00:00+09:00), so clients see the local wall time and the exact instant at once.
@@ -7,6 +8,8 @@
 // Intl's formatToParts is slow enough to show in request profiles, so only a zone's offset comes
 // from Intl, cached per 15-minute bucket (every zone's transitions fall on a quarter hour); the
 // rest — rendering and calendar boundaries alike — is arithmetic on the shifted instant.
+
+import { z } from 'zod';
 
 // ---- The clock ----
 
@@ -175,3 +178,30 @@ function createZoneCalendar(zone: string): ZoneCalendar {
 function hhmmToMinutes(hhmm: string): number {
   return Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 }
+
+// ---- Dates and instants from clients ----
+
+// The range the API accepts a client's date or instant in (a report's days, a cursor's position):
+// wider than any record this service holds, and narrow enough that neither date arithmetic nor
+// Postgres meets a year it refuses. JavaScript dates reach years -271821 and 275760; Postgres has
+// no year 0, stores no timestamp before 4713 BC, and a day string past 9999 is no longer YYYY-MM-DD.
+export const CLIENT_DATE_RANGE = { min: '2000-01-01', max: '2099-12-31' } as const;
+const CLIENT_MIN_MS = Date.parse(`${CLIENT_DATE_RANGE.min}T00:00:00Z`);
+const CLIENT_MAX_MS = Date.parse(`${CLIENT_DATE_RANGE.max}T23:59:59.999Z`);
+const RANGE_MESSAGE = `must be between ${CLIENT_DATE_RANGE.min} and ${CLIENT_DATE_RANGE.max}`;
+
+// A calendar day, YYYY-MM-DD, that exists (no 2024-02-30) and lies in CLIENT_DATE_RANGE.
+export const calendarDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, YYYY-MM-DD')
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'not a calendar date')
+  .refine((d) => d >= CLIENT_DATE_RANGE.min && d <= CLIENT_DATE_RANGE.max, RANGE_MESSAGE)
+  .meta({ example: '2026-11-01' });
+
+// An ISO 8601 instant in CLIENT_DATE_RANGE, as a Date.
+export const clientInstant = z.iso.datetime({ offset: true }).transform((text, ctx) => {
+  const ms = Date.parse(text);
+  if (ms >= CLIENT_MIN_MS && ms <= CLIENT_MAX_MS) return new Date(ms);
+  ctx.addIssue({ code: 'custom', message: RANGE_MESSAGE });
+  return z.NEVER;
+});

@@ -1,6 +1,8 @@
 // Test factories and clients: real nodes on port 0, real HTTP, real Socket.IO clients.
+import { Writable } from 'node:stream';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { loadConfig, type Config } from '../server/config.ts';
+import { createLogger } from '../server/logger.ts';
 import { startApiNode, type ApiNode } from '../server/node.ts';
 import { moduleServices } from '../server/context.ts';
 import type { AnyModule } from '../server/module.ts';
@@ -46,6 +48,23 @@ export async function startNode(overrides: Record<string, string> = {}, clock?: 
   const node = await startApiNode(testConfig(overrides), { modules: testModules, clock });
   started.push(node);
   return node;
+}
+
+export type LogLine = { level: number; msg: string; [field: string]: unknown };
+
+// A node whose log lines, at `level` and above, the test reads (each parsed from pino's JSON).
+export async function startNodeWithLogs(overrides: Record<string, string> = {}, level = 'debug'): Promise<{ node: ApiNode; logs: LogLine[] }> {
+  const logs: LogLine[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const logger = createLogger({ level, pretty: false, nodeId: 'test', destination });
+  const node = await startApiNode(testConfig({ LOG_LEVEL: level, ...overrides }), { modules: testModules, logger });
+  started.push(node);
+  return { node, logs };
 }
 
 export async function stopAllNodes(): Promise<void> {

@@ -2,8 +2,7 @@
 import { z } from 'zod';
 import type { Api } from '../../server/http/route.ts';
 import type { CoachStatsService } from '../../services/coach/stats.ts';
-
-const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'not a calendar date');
+import { calendarDate } from '../../services/time.ts';
 
 const figures = z.object({
   calls: z.number().int(),
@@ -19,7 +18,7 @@ export function coachStatsRoutes(api: Api, deps: { coachStats: CoachStatsService
     method: 'get', path: '/admin/stats',
     summary: 'Coach calls, cost (USD), cache hit rates and quota refusals, by plan and by day (days in the configured zone, KST by default; default the last 30 days)',
     tags: ['admin', 'coach'], auth: 'admin',
-    query: z.object({ from: day.optional(), to: day.optional() }),
+    query: z.object({ from: calendarDate.optional(), to: calendarDate.optional() }),
     responses: {
       200: {
         description: 'Figures for [from, to], both days included',

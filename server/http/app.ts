@@ -4,7 +4,7 @@ import Koa from 'koa';
 import cors from '@koa/cors';
 import type { AppContext, Services } from '../context.ts';
 import { createLimits } from '../context.ts';
-import { problemMiddleware } from './problem.ts';
+import { isClientGone, problemMiddleware } from './problem.ts';
 import { securityHeaders } from './security.ts';
 import { requestContextMiddleware } from './requestContext.ts';
 import { createApi } from './route.ts';
@@ -25,8 +25,8 @@ import { socketEventDocs, type NamespaceSpec } from '../../realtime/index.ts';
 export function createHttpApp(ctx: AppContext, services: Services, opts: { isShuttingDown: () => boolean; version: string; namespaces: NamespaceSpec[] }) {
   const app = new Koa({ proxy: ctx.config.TRUST_PROXY });
   // Koa reports errors it could not send (mostly clients that hung up) here; they belong in our log, not on stderr.
-  app.on('error', (err: Error & { code?: string }) => {
-    if (err.code === 'ECONNRESET' || err.code === 'ECONNABORTED' || err.message === 'Parse Error' || err.message === 'aborted') ctx.logger.debug({ err: err.message }, 'client went away');
+  app.on('error', (err: Error) => {
+    if (isClientGone(err)) ctx.logger.debug({ err: err.message }, 'client went away');
     else ctx.logger.error({ err }, 'koa error');
   });
   const api = createApi({ orm: ctx.db.orm, bodyLimitBytes: ctx.config.BODY_LIMIT_BYTES, tokens: ctx.tokens, activeSession: services.users.authorize, limits: createLimits(ctx), metrics: ctx.metrics, idempotency: (opts, work) => withIdempotency(ctx.db.orm.em, opts, work) });

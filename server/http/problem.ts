@@ -22,8 +22,18 @@ export const problemSchema = z
 const TITLES: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
   409: 'Conflict', 413: 'Content Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content',
-  429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  429: 'Too Many Requests', 499: 'Client Closed Request', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
+
+// What Node, raw-body (under koa-body) and the stream helpers throw when the client hangs up or
+// sends bytes that are not HTTP: ECONNRESET and "aborted" from a request stream cut mid-body,
+// ECONNABORTED with type request.aborted from raw-body, a stream closed early, a broken pipe.
+const CLIENT_GONE_CODES = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
+export function isClientGone(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; type?: unknown; message?: unknown };
+  return (typeof e.code === 'string' && CLIENT_GONE_CODES.has(e.code)) || e.type === 'request.aborted' || e.message === 'aborted' || e.message === 'Parse Error';
+}
 
 export function sendProblem(ctx: Context, error: ErrorBody): void {
   const { status, code, message, errors, ...extra } = error;
@@ -77,6 +87,14 @@ export function problemMiddleware(logger: Logger): Middleware {
         else if (ctx.status === 405) sendProblem(ctx, toErrorBody(new AppError(405, 'method_not_allowed', `${ctx.path} does not accept ${ctx.method}; see the Allow header`)));
       }
     } catch (raw) {
+      // The client hung up before its request had arrived: there is no one left to answer and
+      // nothing failed here, so it is neither a 400 nor a 500 but nginx's 499, logged at debug.
+      // An ECONNRESET after the request was read (an upstream's, say) is not the client's doing.
+      if (!ctx.req.complete && isClientGone(raw)) {
+        logger.debug({ requestId: ctx.state.requestId, err: (raw as Error).message }, 'client went away mid-request');
+        sendProblem(ctx, { status: 499, code: 'client_closed_request', message: 'The client closed the connection before its request arrived' });
+        return;
+      }
       const err = fromHttpError(raw) ?? raw;
       if (!(err instanceof AppError)) logger.error({ err, requestId: ctx.state.requestId }, 'unhandled error');
       const body = toErrorBody(err);

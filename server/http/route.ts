@@ -15,7 +15,7 @@ import type { Metrics } from '../metrics.ts';
 import { authenticate, type RouteAuth, type SessionCheck } from './auth.ts';
 import { problemSchema } from './problem.ts';
 import { readRawBody } from './rawBody.ts';
-import { hostileStrings } from '../../services/hostileInput.ts';
+import { hostileJsonBytes, hostileStrings } from '../../services/hostileInput.ts';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Schema = ZodType | undefined;
@@ -125,6 +125,10 @@ export function createApi(deps: ApiDeps) {
       const params = parse(spec.params, ctx.params, 'path', issues);
       if (issues.length) throw validationError(issues);
       const rawBody = spec.rawBody ? await readRawBody(ctx, spec.rawBody.maxBytes) : undefined;
+      if (rawBody && /json/i.test(spec.rawBody?.contentType ?? 'application/json')) {
+        const hostile = hostileJsonBytes(rawBody, 'body');
+        if (hostile.length) throw validationError(hostile);
+      }
       const input = { body, rawBody, query, params, auth, idempotencyKey: undefined, ctx } as RouteInput<B, Q, P, A, I>;
       const run = spec.idempotent ? () => idempotently(spec, ctx, input) : () => spec.handler(input);
       // Each request gets its own identity map (MikroORM RequestContext).

@@ -61,6 +61,26 @@ export function createPaymentService(deps: PaymentDeps) {
     return p;
   }
 
+  // The providers as other services (the webhooks) call them: a provider's failure leaves as the
+  // AppError toAppError makes of it, so a provider's 404 is not a 500 and its words reach no client.
+  const guarded = new Map<PaymentProviderName, PaymentProvider>();
+  function guardedProvider(name: PaymentProviderName): PaymentProvider {
+    let p = guarded.get(name);
+    if (p) return p;
+    const raw = provider(name);
+    const guard = <A extends unknown[], R>(call: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+      try {
+        return await call(...args);
+      } catch (err) {
+        if (!(err instanceof PaymentProviderError)) throw err;
+        deps.logger.warn({ err, provider: name }, 'payment provider call failed');
+        throw toAppError(err);
+      }
+    };
+    guarded.set(name, (p = { ...raw, confirm: guard(raw.confirm), lookup: guard(raw.lookup), cancel: guard(raw.cancel) }));
+    return p;
+  }
+
   function toDto(p: Payment): OrderDto {
     const prov = deps.providers.get(p.provider);
     return {
@@ -315,7 +335,7 @@ export function createPaymentService(deps: PaymentDeps) {
     applyProviderState,
     expirePending,
     toDto,
-    provider,
+    provider: guardedProvider,
   };
 }
 
@@ -325,8 +345,15 @@ function providerReason(err: unknown): string {
   return err instanceof PaymentProviderError ? err.code : 'provider_unreachable';
 }
 
-// A provider's refusal is the client's problem (402: the card was declined); an outage is ours (503).
+// What a client learns of a provider's failure: our code and our words. The provider's message
+// stays in payment_failures and the log (it is in the provider's language and may name accounts);
+// a refusal keeps only the provider's code (providerCode), which clients turn into advice. No such
+// payment is a 404; a refusal is the client's problem (402: the card was declined); an outage is
+// ours (503).
 function toAppError(err: unknown): AppError {
+  if (err instanceof PaymentProviderError && err.status === 404) {
+    return new AppError(404, 'payment_not_found', 'The payment provider has no record of this payment');
+  }
   if (err instanceof PaymentProviderError && !err.retryable && (err.status ?? 500) < 500) {
     return new AppError(402, 'payment_declined', 'The payment provider refused the payment', { extra: { providerCode: err.code } });
   }

@@ -1,22 +1,14 @@
 // A user's past questions and answers, newest first, with an opaque keyset cursor.
+import { z } from 'zod';
 import { CoachAnswer } from '../../entities/coach/CoachAnswer.ts';
-import { badRequest, notFound } from '../errors.ts';
-import type { TimeFormatter } from '../time.ts';
+import { cursorCodec } from '../cursor.ts';
+import { notFound } from '../errors.ts';
+import { clientInstant, type TimeFormatter } from '../time.ts';
 import type { Em } from '../transaction.ts';
 import type { HistoryItem } from './schemas.ts';
 
-type Cursor = { at: string; id: string };
-
-const encode = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
-function decode(cursor: string): Cursor {
-  try {
-    const c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Cursor;
-    if (typeof c.at !== 'string' || typeof c.id !== 'string' || Number.isNaN(Date.parse(c.at))) throw new Error('shape');
-    return c;
-  } catch {
-    throw badRequest('invalid_cursor', 'The cursor is not one this API returned', 'cursor');
-  }
-}
+// The last item's (createdAt, id): the page after it is strictly older in that order.
+const historyCursor = cursorCodec(z.object({ at: clientInstant, id: z.uuid() }));
 
 export function createHistoryService(deps: { em: Em; time: TimeFormatter }) {
   const toItem = (a: CoachAnswer): HistoryItem => ({
@@ -25,19 +17,19 @@ export function createHistoryService(deps: { em: Em; time: TimeFormatter }) {
   });
 
   async function list(userId: string, q: { cursor?: string; limit: number; game?: string }): Promise<{ items: HistoryItem[]; nextCursor: string | null }> {
-    const after = q.cursor ? decode(q.cursor) : undefined;
+    const after = q.cursor ? historyCursor.decode(q.cursor) : undefined;
     const rows = await deps.em.find(
       CoachAnswer,
       {
         userId,
         ...(q.game ? { game: q.game } : {}),
-        ...(after ? { $or: [{ createdAt: { $lt: new Date(after.at) } }, { createdAt: new Date(after.at), id: { $lt: after.id } }] } : {}),
+        ...(after ? { $or: [{ createdAt: { $lt: after.at } }, { createdAt: after.at, id: { $lt: after.id } }] } : {}),
       },
       { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: q.limit + 1 },
     );
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
-    return { items: page.map(toItem), nextCursor: rows.length > q.limit && last ? encode({ at: last.createdAt.toISOString(), id: last.id }) : null };
+    return { items: page.map(toItem), nextCursor: rows.length > q.limit && last ? historyCursor.encode({ at: last.createdAt.toISOString(), id: last.id }) : null };
   }
 
   async function get(userId: string, answerId: string): Promise<HistoryItem> {

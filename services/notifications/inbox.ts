@@ -1,14 +1,18 @@
 // A user's stored notifications: writing one (once per dedupe key), pages, sync after an id, and
 // read state. Nothing here reaches a socket or a device; notify.ts does that.
+import { z } from 'zod';
 import { Notification } from '../../entities/notifications/Notification.ts';
-import { badRequest, notFound } from '../errors.ts';
+import { cursorCodec } from '../cursor.ts';
+import { notFound } from '../errors.ts';
 import type { TimeFormatter } from '../time.ts';
 import { inTransaction, type Em } from '../transaction.ts';
-import type { ListQuery, NotificationDto, NotificationPage } from './schemas.ts';
+import { notificationId, type ListQuery, type NotificationDto, type NotificationPage } from './schemas.ts';
 
 // Namespace of the per-user advisory lock held while a notification is inserted (see store()).
 const STORE_LOCK_NAMESPACE = 727_100_010;
 const DEFAULT_SYNC_LIMIT = 50;
+// Newest-first pages continue below the last id shown.
+const pageCursor = cursorCodec(z.object({ before: notificationId }));
 
 export type StoredNotification = { notification: Notification; created: boolean; unreadCount: number };
 export type NewNotification = {
@@ -63,7 +67,7 @@ export function createNotificationInbox(deps: { em: Em; time: TimeFormatter }) {
       const rows = await em.find(Notification, { userId, id: { $gt: query.after }, ...unread }, { orderBy: { id: 'asc' }, limit: query.limit + 1 });
       return page(em, userId, rows, query.limit, false);
     }
-    const before = query.cursor ? decodeCursor(query.cursor) : undefined;
+    const before = query.cursor ? pageCursor.decode(query.cursor).before : undefined;
     const rows = await em.find(Notification, { userId, ...(before ? { id: { $lt: before } } : {}), ...unread }, { orderBy: { id: 'desc' }, limit: query.limit + 1 });
     return page(em, userId, rows, query.limit, true);
   }
@@ -103,7 +107,7 @@ export function createNotificationInbox(deps: { em: Em; time: TimeFormatter }) {
     const items = rows.slice(0, limit);
     return {
       items: items.map(toDto),
-      nextCursor: newestFirst && hasMore ? encodeCursor(String(items[items.length - 1].id)) : null,
+      nextCursor: newestFirst && hasMore ? pageCursor.encode({ before: String(items[items.length - 1].id) }) : null,
       hasMore,
       unreadCount: await unreadCount(em, userId),
     };
@@ -113,18 +117,3 @@ export function createNotificationInbox(deps: { em: Em; time: TimeFormatter }) {
 }
 
 export type NotificationInbox = ReturnType<typeof createNotificationInbox>;
-
-// Cursors are opaque to clients, so the paging key can change without breaking them.
-function encodeCursor(beforeId: string): string {
-  return Buffer.from(JSON.stringify({ before: beforeId })).toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  try {
-    const { before } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { before?: unknown };
-    if (typeof before === 'string' && /^[1-9]\d{0,18}$/.test(before)) return before;
-  } catch {
-    /* fall through */
-  }
-  throw badRequest('invalid_cursor', 'is not a cursor this API issued', 'cursor');
-}

@@ -169,6 +169,20 @@ describe('billing: orders, providers, webhooks and refunds', () => {
       expect(stale.status).to.equal(401);
       expect(stale.body.detail).to.match(/tolerance/);
     });
+
+    it("maps the sandbox's 404 for a checkout it never saw to 404 payment_not_found, in our words", async () => {
+      const u = await newUser(node);
+      const { body } = await order(u, { productId: 'widgets.starter' });
+      const sandbox = node.ctx.paymentProviders.get('sandbox') as unknown as { signedWebhook: (e: object) => { body: string; headers: Record<string, string> } };
+      // Signed, for a real order, but no one opened its checkout: the sandbox has no such payment.
+      const delivery = sandbox.signedWebhook({ type: 'payment.approved', data: { orderId: body.orderId, paymentKey: 'sbx_never_opened' } });
+      const res = await request(node, 'POST', '/webhooks/sandbox', { raw: delivery.body, headers: delivery.headers });
+      expect(res.status).to.equal(404);
+      expect(res.headers.get('content-type')).to.include('application/problem+json');
+      expect(res.body).to.include({ code: 'payment_not_found', detail: 'The payment provider has no record of this payment' });
+      expect(JSON.stringify(res.body)).not.to.match(/sandbox checkout|NOT_FOUND_PAYMENT/i);
+      expect((await paymentRow(body.orderId)).status).to.equal('pending');
+    });
   });
 
   describe('Toss Payments (real client against the fake API)', () => {
@@ -229,6 +243,17 @@ describe('billing: orders, providers, webhooks and refunds', () => {
       expect(res.body).to.include({ code: 'payment_declined', providerCode: 'REJECT_CARD_PAYMENT' });
       expect(await paymentRow(orderId)).to.include({ status: 'failed', failure_reason: 'REJECT_CARD_PAYMENT' });
       expect(await failures(orderId)).to.deep.equal(['REJECT_CARD_PAYMENT']);
+    });
+
+    it("answers a payment Toss does not know with 404 payment_not_found, without Toss's message", async () => {
+      const u = await newUser(node);
+      const { orderId, paymentKey } = await tossOrder(u);
+      // Never authorised at Toss: its API answers 404 NOT_FOUND_PAYMENT with a Korean message.
+      const res = await confirm(u, { paymentKey, orderId, amount: 4500 });
+      expect(res.status).to.equal(404);
+      expect(res.body).to.include({ code: 'payment_not_found', detail: 'The payment provider has no record of this payment' });
+      expect(JSON.stringify(res.body)).not.to.match(/존재하지|NOT_FOUND_PAYMENT/);
+      expect(await failures(orderId)).to.deep.equal(['NOT_FOUND_PAYMENT']);
     });
 
     it('applies a confirm racing the webhook for the same payment once', async () => {
