@@ -47,6 +47,9 @@ export const envSchema = z.object({
   RATE_LIMIT_IP_PER_MINUTE: z.coerce.number().int().positive().default(600),
   RATE_LIMIT_USER_PER_MINUTE: z.coerce.number().int().positive().default(300),
   RATE_LIMIT_AUTH_PER_MINUTE: z.coerce.number().int().positive().default(20),
+  // POST /webhooks/*, per sender IP: providers post from a few addresses, so this is their whole
+  // budget; a refused delivery (429) is redelivered by the provider later.
+  RATE_LIMIT_WEBHOOK_PER_MINUTE: z.coerce.number().int().positive().default(300),
   SOCKET_EVENTS_PER_10S: z.coerce.number().int().positive().default(50),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   TRUST_PROXY: booleanFlag.default(false),

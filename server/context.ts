@@ -417,5 +417,6 @@ export function createLimits(ctx: AppContext) {
     ip: createLimiter({ ...shared, name: 'ip', points: ctx.config.RATE_LIMIT_IP_PER_MINUTE }),
     user: createLimiter({ ...shared, name: 'user', points: ctx.config.RATE_LIMIT_USER_PER_MINUTE }),
     strict: createLimiter({ ...shared, name: 'auth', points: ctx.config.RATE_LIMIT_AUTH_PER_MINUTE }),
+    webhook: createLimiter({ ...shared, name: 'webhook', points: ctx.config.RATE_LIMIT_WEBHOOK_PER_MINUTE }),
   };
 }

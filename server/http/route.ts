@@ -45,8 +45,9 @@ export type RouteSpec<B extends Schema, Q extends Schema, P extends Schema, A ex
   query?: Q;
   params?: P;
   // 'strict' adds a tighter per-IP limit for routes worth brute-forcing (login, register, refresh);
-  // 'none' is for probes and scrapes (health, metrics) that must never be refused.
-  rateLimit?: 'default' | 'strict' | 'none';
+  // 'webhook' replaces the general per-IP limit with the webhook senders' own (providers post from
+  // a few addresses); 'none' is for probes and scrapes (health, metrics) that must never be refused.
+  rateLimit?: 'default' | 'strict' | 'webhook' | 'none';
   // Routes that never touch the ORM (probes, metrics) skip the per-request EntityManager fork.
   usesDatabase?: boolean;
   // Hands the handler the unparsed body (at most maxBytes) instead of parsing `body`.
@@ -64,7 +65,7 @@ export type ApiDeps = {
   bodyLimitBytes: number;
   tokens: TokenService;
   activeSession: SessionCheck;
-  limits: { ip: Limiter; user: Limiter; strict: Limiter };
+  limits: { ip: Limiter; user: Limiter; strict: Limiter; webhook: Limiter };
   metrics: Metrics;
   idempotency: IdempotencyRunner;
 };
@@ -115,7 +116,8 @@ export function createApi(deps: ApiDeps) {
     if (spec.idempotent && spec.auth === 'none') throw new Error(`${spec.path}: idempotency keys are per user; an idempotent route needs auth`);
     const handle = async (ctx: Context) => {
       const rateLimit = spec.rateLimit ?? 'default';
-      if (rateLimit !== 'none') await limit(deps.limits.ip, ctx.ip, 'ip');
+      if (rateLimit === 'webhook') await limit(deps.limits.webhook, ctx.ip, 'webhook');
+      else if (rateLimit !== 'none') await limit(deps.limits.ip, ctx.ip, 'ip');
       if (rateLimit === 'strict') await limit(deps.limits.strict, ctx.ip, 'auth');
       const auth = await authenticate(ctx, deps, spec.auth);
       if (auth && rateLimit !== 'none') await limit(deps.limits.user, auth.userId, 'user');

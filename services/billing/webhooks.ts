@@ -1,10 +1,18 @@
 // Provider webhooks: verify the signature over the raw body, record the event once under
 // (provider, event id), confirm the payment with the provider's API, and act — recording and
 // acting in one transaction. A redelivered event is a 2xx no-op.
+//
+// What is recorded: every event whose sender proved itself (a verified signature or, for
+// RevenueCat, its configured authorization), and every event that names one of our orders with
+// that provider. Toss signs only some event types, so its route must take unsigned deliveries;
+// an unsigned one that names no order of ours is answered 200 and stored nowhere: anyone can
+// send one, and storing it would let them fill webhook_events. 200 rather than 4xx because a
+// genuine Toss event for another environment's order (one Toss account shared by staging and
+// production) would otherwise be redelivered for days.
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { Payment } from '../../entities/billing/Payment.ts';
+import { Payment, type PaymentProviderName } from '../../entities/billing/Payment.ts';
 import type { PaymentProvider } from '../../integrations/payments/index.ts';
 import { safeEqualText, verifyStandardWebhook, type WebhookHeaders } from '../../integrations/payments/standardWebhooks.ts';
 import { AppError, badRequest, unauthorized } from '../errors.ts';
@@ -13,6 +21,9 @@ import type { PaymentService } from './payments.ts';
 import type { SubscriptionService } from './subscriptions.ts';
 
 export type WebhookOutcome = { duplicate: boolean; outcome: string };
+
+// The outcome of an unsigned event that names no order of ours: acknowledged, stored nowhere.
+export const UNVERIFIED_UNKNOWN = 'ignored_unverified_unknown_order';
 
 export type WebhookSecrets = {
   portone: string[];
@@ -85,12 +96,28 @@ export function createWebhookService(deps: {
     });
   }
 
+  // The order an event names, if it is one of ours with that provider: an event from one
+  // provider naming another's order is not about anything that provider holds.
+  async function orderOf(provider: PaymentProviderName, ref: { orderId?: string; paymentKey?: string }): Promise<Payment | null> {
+    if (ref.orderId) return em.fork().findOne(Payment, { orderId: ref.orderId, provider });
+    if (ref.paymentKey) return em.fork().findOne(Payment, { providerPaymentKey: ref.paymentKey, provider });
+    return null;
+  }
+
+  // Answered like any processed event so the provider stops redelivering; nothing is stored.
+  function notRecorded(provider: string, eventType: string, ref: { orderId?: string; paymentKey?: string }): WebhookOutcome {
+    deps.logger.info({ provider, eventType, orderId: ref.orderId }, 'unsigned webhook names no order of ours; acknowledged, not recorded');
+    return { duplicate: false, outcome: UNVERIFIED_UNKNOWN };
+  }
+
   // For payment events: the provider's own record (fetched before the transaction, so no
-  // connection is held across an HTTP call) decides what happens.
-  async function paymentEvent(provider: PaymentProvider, eventId: string, eventType: string, payload: unknown, ref: { orderId?: string; paymentKey?: string }): Promise<WebhookOutcome> {
+  // connection is held across an HTTP call) decides what happens. `verified`: the sender proved
+  // itself, so an event for an order we do not know is still recorded.
+  async function paymentEvent(provider: PaymentProvider, eventId: string, eventType: string, payload: unknown, ref: { orderId?: string; paymentKey?: string }, verified: boolean): Promise<WebhookOutcome> {
     if (await alreadyRecorded(provider.name, eventId)) return { duplicate: true, outcome: 'duplicate' };
-    const payment = ref.orderId ? await em.fork().findOne(Payment, { orderId: ref.orderId }) : ref.paymentKey ? await em.fork().findOne(Payment, { providerPaymentKey: ref.paymentKey }) : null;
+    const payment = await orderOf(provider.name, ref);
     if (!payment) {
+      if (!verified) return notRecorded(provider.name, eventType, ref);
       // Not ours (another environment sharing the provider account) or already purged: acknowledged, recorded.
       return recordAndAct(provider.name, eventId, eventType, payload, async () => 'unknown_order');
     }
@@ -102,14 +129,20 @@ export function createWebhookService(deps: {
     return result;
   }
 
+  // Toss signs only some event types (tosspayments-webhook-signature); a signature that is
+  // present must verify (401 otherwise), and its absence is allowed but leaves the event
+  // unverified. Payment events are confirmed by looking the payment up, never taken from the body.
   async function toss(rawBody: Buffer, headers: WebhookHeaders): Promise<WebhookOutcome> {
     const signature = single(headers['tosspayments-webhook-signature']);
     if (signature) verifyTossSignature(deps.secrets.toss, rawBody, signature, single(headers['tosspayments-webhook-transmission-time']));
+    const verified = Boolean(signature);
     const event = parse(tossEvent, rawBody);
+    const ref = { orderId: event.data.orderId, paymentKey: event.data.paymentKey };
     // Toss sends no event id; a redelivery repeats the body byte for byte.
     const eventId = crypto.createHash('sha256').update(rawBody).digest('hex');
-    if (event.eventType !== 'PAYMENT_STATUS_CHANGED') return recordAndAct('toss', eventId, event.eventType, event, async () => 'ignored');
-    return paymentEvent(deps.payments.provider('toss'), eventId, event.eventType, event, { orderId: event.data.orderId, paymentKey: event.data.paymentKey });
+    if (event.eventType === 'PAYMENT_STATUS_CHANGED') return paymentEvent(deps.payments.provider('toss'), eventId, event.eventType, event, ref, verified);
+    if (!verified && !(await orderOf('toss', ref))) return notRecorded('toss', event.eventType, ref);
+    return recordAndAct('toss', eventId, event.eventType, event, async () => 'ignored');
   }
 
   async function portone(rawBody: Buffer, headers: WebhookHeaders): Promise<WebhookOutcome> {
@@ -117,14 +150,14 @@ export function createWebhookService(deps: {
     if (!verified.ok) throw unauthorized('invalid_signature', `Webhook signature refused: ${verified.reason}`);
     const event = parse(portoneEvent, rawBody);
     if (!event.type.startsWith('Transaction.') || !event.data.paymentId) return recordAndAct('portone', verified.id, event.type, event, async () => 'ignored');
-    return paymentEvent(deps.payments.provider('portone'), verified.id, event.type, event, { orderId: event.data.paymentId });
+    return paymentEvent(deps.payments.provider('portone'), verified.id, event.type, event, { orderId: event.data.paymentId }, true);
   }
 
   async function sandbox(rawBody: Buffer, headers: WebhookHeaders): Promise<WebhookOutcome> {
     const verified = verifyStandardWebhook(deps.secrets.sandbox, headers, rawBody);
     if (!verified.ok) throw unauthorized('invalid_signature', `Webhook signature refused: ${verified.reason}`);
     const event = parse(sandboxEvent, rawBody);
-    return paymentEvent(deps.payments.provider('sandbox'), verified.id, event.type, event, event.data);
+    return paymentEvent(deps.payments.provider('sandbox'), verified.id, event.type, event, event.data, true);
   }
 
   // RevenueCat sends the Authorization header configured in its dashboard; seed 000 also asks
