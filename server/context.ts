@@ -169,7 +169,11 @@ function connectRedis(url: string, logger: Logger): RedisClients {
   const client = new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
   client.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const pub = client.duplicate();
-  const sub = client.duplicate();
+  // The adapter subscribes to a room's channel when the room appears on this node. ioredis
+  // re-subscribes on reconnect only to what Redis confirmed, and drops a queued command after
+  // maxRetriesPerRequest, so a room made during an outage would never hear other nodes again. Its
+  // (un)subscribes wait for the reconnect instead, in order; nothing else runs on this connection.
+  const sub = client.duplicate({ maxRetriesPerRequest: null });
   for (const c of [pub, sub]) c.on('error', (err) => logger.warn({ err: err.message }, 'redis (socket.io adapter) connection error'));
   return { client, pub, sub };
 }

@@ -7,7 +7,11 @@ import type { Logger } from './logger.ts';
 
 export function createRedisInvalidationBus(opts: { client: Redis; prefix: string; logger: Logger }): InvalidationBus & { close: () => Promise<void> } {
   const local = createLocalInvalidationBus();
-  const subscriber = opts.client.duplicate();
+  // Topics are subscribed once, as services are built. ioredis re-subscribes on reconnect only to
+  // what Redis confirmed and drops a queued command after maxRetriesPerRequest, so a node that
+  // started while Redis was down would never hear another node's invalidation. The subscribes
+  // wait for the connection instead; nothing else runs on this one.
+  const subscriber = opts.client.duplicate({ maxRetriesPerRequest: null });
   subscriber.on('error', (err) => opts.logger.warn({ err: err.message }, 'redis (invalidation bus) connection error'));
   const channelPrefix = `${opts.prefix}:invalidate:`;
   subscriber.on('message', (channel: string, key: string) => {
@@ -23,7 +27,9 @@ export function createRedisInvalidationBus(opts: { client: Redis; prefix: string
       subscriber.subscribe(channelPrefix + topic).catch((err) => opts.logger.warn({ err: err.message, topic }, 'invalidation subscribe failed'));
     },
     close: async () => {
-      await subscriber.quit().catch(() => undefined);
+      // QUIT would wait behind the queued subscribes while Redis is unreachable.
+      if (subscriber.status === 'ready') await subscriber.quit().catch(() => undefined);
+      else subscriber.disconnect();
     },
   };
 }

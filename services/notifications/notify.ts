@@ -48,14 +48,30 @@ export function createNotifier(deps: NotifierDeps) {
     const notification = deps.inbox.toDto(stored.notification);
     if (!stored.created) return { notification, created: false, unreadCount: stored.unreadCount, deliveries: [] };
 
-    const online = await deps.sockets.hasLiveSocket(userId).catch((err: unknown) => {
-      // Unknown is treated as offline: a push the user did not need beats one they never get.
-      deps.logger.warn({ err, userId }, 'could not tell whether the user is online');
-      return false;
-    });
+    const presence = await deps.sockets.hasLiveSocket(userId).then(
+      (online) => ({ online, doubt: undefined }),
+      (err: unknown) => {
+        const doubt = err instanceof Error ? err.message : String(err);
+        // The message, not the Error: the line has to say why (a bus outage, a node that did not
+        // answer), and the logger's scrubbing formatter copies enumerable fields only, which turns
+        // an Error into `{}`.
+        deps.logger.warn({ err: doubt, userId }, 'could not tell whether the user is online; treating the user as offline');
+        return { online: false, doubt };
+      },
+    );
+    const { online } = presence;
     deps.sockets.emitToUser(userId, 'notification', { notification, unreadCount: stored.unreadCount });
 
-    const deliveries: Delivery[] = [{ channel: 'socket', outcome: online ? 'delivered' : 'skipped_offline' }];
+    // In doubt (the port gives up within a fraction of a second: Redis down, a node leaving), the
+    // user counts as offline and is pushed to. That is when the socket path is the unreliable one:
+    // the emit may not cross to the node holding the user's socket, so a push they did not need
+    // beats one they never get. The push still obeys settings, quiet hours and the per-type limit,
+    // and the socket catches up through resync once the bus is back. The doubt is recorded.
+    const deliveries: Delivery[] = [
+      presence.doubt
+        ? { channel: 'socket', outcome: 'skipped_offline', detail: `presence unknown, treated as offline: ${presence.doubt}` }
+        : { channel: 'socket', outcome: online ? 'delivered' : 'skipped_offline' },
+    ];
     const settings = await deps.settings.effective(userId);
     const [push, sms] = await Promise.all([
       online ? [{ channel: 'push', outcome: 'skipped_online' } as Delivery] : pushTo(userId, stored.notification, settings),

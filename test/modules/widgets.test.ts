@@ -54,7 +54,7 @@ describe('module contract: a test module plugged in through the list', () => {
     expect(refused).to.deep.include({ ok: false });
     expect(refused.error.errors[0]).to.include({ field: 'name', in: 'payload' });
     const events = (await request(node, 'GET', '/openapi.json')).body['x-socket-io'].filter((e: { namespace: string }) => e.namespace === 'widgets');
-    expect(events.map((e: { event: string; direction: string }) => `${e.direction}:${e.event}`)).to.have.members(['client-to-server:widget.create', 'server-to-client:widget.created']);
+    expect(events.map((e: { event: string; direction: string }) => `${e.direction}:${e.event}`)).to.have.members(['client-to-server:widget.create', 'server-to-client:widget.created', 'server-to-client:resync']);
   });
 
   it('sends its declared notification types, and no others', async () => {
