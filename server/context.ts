@@ -159,7 +159,8 @@ export async function createContext(config: Config, opts: { logger?: Logger; mod
       await pool.close();
       await storage.close();
       await redisBus?.close();
-      if (redis) await Promise.all([redis.client.quit(), redis.pub.quit(), redis.sub.quit()].map((p) => p.catch(() => undefined)));
+      // QUIT waits behind queued commands while Redis is unreachable; a connection not ready is dropped.
+      if (redis) await Promise.all([redis.client, redis.pub, redis.sub].map((c) => (c.status === 'ready' ? c.quit().catch(() => undefined) : c.disconnect())));
       await db.close();
     },
   };

@@ -17,6 +17,16 @@ export function createRedisInvalidationBus(opts: { client: Redis; prefix: string
   subscriber.on('message', (channel: string, key: string) => {
     if (channel.startsWith(channelPrefix)) local.publish(channel.slice(channelPrefix.length), key);
   });
+  // ioredis emits ready on every (re)connect: the first is the start, the others end an outage.
+  const recovered: (() => void)[] = [];
+  let connectedBefore = false;
+  subscriber.on('ready', () => {
+    if (connectedBefore) {
+      opts.logger.info('invalidation bus reconnected; caches that depend on it are cleared');
+      for (const h of recovered) h();
+    }
+    connectedBefore = true;
+  });
   return {
     publish: (topic, key) => {
       local.publish(topic, key);
@@ -26,6 +36,7 @@ export function createRedisInvalidationBus(opts: { client: Redis; prefix: string
       local.subscribe(topic, handler);
       subscriber.subscribe(channelPrefix + topic).catch((err) => opts.logger.warn({ err: err.message, topic }, 'invalidation subscribe failed'));
     },
+    onRecovered: (handler) => void recovered.push(handler),
     close: async () => {
       // QUIT would wait behind the queued subscribes while Redis is unreachable.
       if (subscriber.status === 'ready') await subscriber.quit().catch(() => undefined);

@@ -30,6 +30,16 @@ export function scrubText(text: string): string {
 function scrubValue(value: unknown, depth: number): unknown {
   if (typeof value === 'string') return scrubText(value);
   if (depth > 4 || value === null || typeof value !== 'object') return value;
+  // An Error's message and stack are not enumerable: copied by hand, scrubbed, into an Error of the
+  // same class, which pino's err serializer (it runs after this formatter) then writes out whole.
+  if (value instanceof Error) {
+    const copy = Object.create(Object.getPrototypeOf(value)) as Error;
+    for (const [k, v] of Object.entries(value)) (copy as unknown as Record<string, unknown>)[k] = scrubValue(v, depth + 1);
+    Object.defineProperty(copy, 'message', { value: scrubText(value.message), enumerable: false, writable: true });
+    if (value.stack) Object.defineProperty(copy, 'stack', { value: scrubText(value.stack), enumerable: false, writable: true });
+    if (value.cause !== undefined) Object.defineProperty(copy, 'cause', { value: scrubValue(value.cause, depth + 1), enumerable: false, writable: true });
+    return copy;
+  }
   if (Array.isArray(value)) return value.map((v) => scrubValue(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = scrubValue(v, depth + 1);

@@ -1,6 +1,7 @@
 // A per-node read-through cache whose entries every node drops when the bus announces a change.
 // Reads on the hot path (every authenticated request) cost a Map lookup; a miss loads once however
-// many requests wait for it. The TTL bounds staleness if an invalidation is lost (Redis down).
+// many requests wait for it. Entries are all dropped when the bus recovers from an outage (the
+// invalidations sent meanwhile are lost), and the TTL bounds staleness until then.
 import type { InvalidationBus } from './invalidation.ts';
 
 export type BusCache<V> = {
@@ -23,6 +24,10 @@ export function createBusCache<V>(deps: { bus: InvalidationBus; topic: string; t
     deps.onForget?.(key);
   };
   deps.bus.subscribe(deps.topic, drop);
+  // Invalidations published while the bus was down never arrived: nothing cached before is trusted.
+  deps.bus.onRecovered(() => {
+    for (const key of [...entries.keys()]) drop(key);
+  });
 
   async function load(key: string): Promise<V> {
     const value = await deps.load(key);

@@ -5,6 +5,9 @@
 export type InvalidationBus = {
   publish: (topic: string, key: string) => void;
   subscribe: (topic: string, handler: (key: string) => void) => void;
+  // Runs when the bus comes back after an outage: messages published meanwhile were lost, so a
+  // cache that must not serve stale entries (sessions, accounts) drops them all here.
+  onRecovered: (handler: () => void) => void;
 };
 
 export function createLocalInvalidationBus(): InvalidationBus {
@@ -16,5 +19,7 @@ export function createLocalInvalidationBus(): InvalidationBus {
     subscribe: (topic, handler) => {
       handlers.set(topic, [...(handlers.get(topic) ?? []), handler]);
     },
+    // In process nothing is ever lost.
+    onRecovered: () => undefined,
   };
 }

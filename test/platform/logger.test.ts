@@ -24,4 +24,13 @@ describe('platform: log redaction', () => {
     expect(out).to.include('[REDACTED]').and.to.include('[EMAIL]').and.to.include('[PHONE]');
     expect(JSON.parse(lines[0]).msg).to.equal('login for [EMAIL] with Bearer [REDACTED]');
   });
+
+  it('logs an error with its type, message, stack and code, scrubbed like the rest', () => {
+    const { logger, lines } = capture();
+    const err = Object.assign(new Error('connect ECONNREFUSED for minji@example.com'), { code: 'ECONNREFUSED' });
+    logger.warn({ err }, 'redis down');
+    const logged = JSON.parse(lines[0]).err;
+    expect(logged).to.include({ type: 'Error', message: 'connect ECONNREFUSED for [EMAIL]', code: 'ECONNREFUSED' });
+    expect(logged.stack).to.match(/^Error: connect ECONNREFUSED/);
+  });
 });

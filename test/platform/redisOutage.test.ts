@@ -148,6 +148,23 @@ describe('platform: a Redis outage under two nodes', function () {
     const event = await Promise.race([live, sleep(3000).then(() => undefined)]);
     expect(event?.notification.id, 'the live notification on node B').to.equal(made.notification.id);
   });
+  it('refuses on every node, once the bus is back, an access token signed out during the outage', async () => {
+    const u = await newUser(a);
+    // Node B holds the session as live in its cache.
+    expect((await request(b, 'GET', '/auth/me', { token: u.accessToken })).status).to.equal(200);
+    await cut();
+    // The sign-out is stored; its invalidation cannot reach node B.
+    expect((await request(a, 'POST', '/auth/logout', { token: u.accessToken })).status).to.equal(204);
+    await proxy.restore();
+    await Promise.all(clients().map(ready));
+    let status = 200;
+    const restoredAt = Date.now();
+    while (status === 200 && Date.now() - restoredAt < 5000) {
+      status = (await request(b, 'GET', '/auth/me', { token: u.accessToken })).status;
+      if (status === 200) await sleep(50);
+    }
+    expect(status).to.equal(401);
+  });
 });
 
 describe('platform: presence when a node does not answer', function () {
