@@ -1,4 +1,5 @@
 // Test factories and clients: real nodes on port 0, real HTTP, real Socket.IO clients.
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { loadConfig, type Config } from '../server/config.ts';
@@ -129,3 +130,15 @@ export function closeAllSockets(): void {
 
 // The coach's services on a node, typed by its definition.
 export const coach = (node: ApiNode) => moduleServices(node.services, coachModule);
+
+// A port free on 127.0.0.1 right now (for a server the test starts in another process).
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}

@@ -1,25 +1,38 @@
 // Root hooks: one database per test run, created on the Postgres that DATABASE_URL names or, without
-// it, on an embedded Postgres; migrations run once; the database is dropped at the end.
+// it, on an embedded Postgres; migrations run once; the database is dropped at the end, and with
+// REDIS_URL the run's Redis keys are deleted (some, like the coach cache's generation counters,
+// have no TTL and would stay forever).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { createDatabaseIfMissing, createOrm, dropDatabase, migrate, startEmbeddedPostgres, type EmbeddedDatabase } from '../server/db.ts';
 import { createLogger } from '../server/logger.ts';
-import { testState } from './state.ts';
-import { testModules } from './helpers.ts';
+import { runRedisKeyPatterns, testState } from './state.ts';
+import { freePort, testModules } from './helpers.ts';
 
 let embedded: EmbeddedDatabase | undefined;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
+
+// SCAN (not KEYS: the Redis may be shared and large) and UNLINK (freed off Redis's main thread).
+// Returns how many keys were deleted.
+export async function deleteRedisKeys(url: string, patterns: string[]): Promise<number> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 2, lazyConnect: true });
+  let deleted = 0;
+  try {
+    await redis.connect();
+    for (const match of patterns) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+        if (keys.length) deleted += await redis.unlink(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
 }
 
 export const mochaHooks = {
@@ -45,6 +58,7 @@ export const mochaHooks = {
   },
   async afterAll(this: Mocha.Context) {
     this.timeout(60_000);
+    if (process.env.REDIS_URL && testState.runId) await deleteRedisKeys(process.env.REDIS_URL, runRedisKeyPatterns(testState.runId));
     if (testState.databaseUrl) await dropDatabase(testState.databaseUrl);
     await embedded?.stop();
   },

@@ -4,9 +4,11 @@
 // - embeddings are hashed character 2–3-grams (lexical retrieval that also works for Korean,
 //   where words carry particles: 비밀번호를 / 비밀번호는 still share most n-grams);
 // - a chat reply quotes the context sentences (system and earlier messages) most similar to the
-//   last user message, streamed word by word;
+//   last user message, as plain text (the context is markdown; the reply keeps none of its marks),
+//   streamed word by word;
 // - speech is a short WAV tone, images a small PNG coloured by the prompt's hash.
-// Everything it shapes says `provider: 'offline'`, and text replies start with "[offline]".
+// Everything it shapes says `provider: 'offline'`, and text replies start with "[offline]". Chat
+// results name OFFLINE_CHAT_MODEL, not the model the call asked for: that model never ran.
 import { cosineSimilarity as cosine } from '../../workers/vector.ts';
 import crypto from 'node:crypto';
 import { countTokens } from 'gpt-tokenizer';
@@ -19,6 +21,8 @@ import {
 
 const NAME = 'offline';
 export const OFFLINE_LABEL = '[offline]';
+// What answers a chat here, whatever model the call names.
+export const OFFLINE_CHAT_MODEL = 'offline-extractive';
 const DEFAULT_DIMENSIONS = 512;
 const QUOTED_SENTENCES = 3;
 const MIN_RELEVANCE = 0.05;
@@ -58,7 +62,7 @@ export function createOfflineProvider(opts: { dimensions?: number } = {}): LlmPr
         if (ev.type === 'text') text += ev.text;
         else usage = ev.usage;
       }
-      return { text, usage, finishReason: state.truncated ? 'length' : 'stop', model: req.model, provider: NAME };
+      return { text, usage, finishReason: state.truncated ? 'length' : 'stop', model: OFFLINE_CHAT_MODEL, provider: NAME };
     },
 
     async embed(req: EmbedRequest): Promise<EmbedResult> {
@@ -160,11 +164,38 @@ function composeReply(messages: ChatMessage[]): string[] {
   return reply.match(/\S+\s*/g) ?? [reply];
 }
 
+// Lines of the context are markdown (the knowledge and the prompt templates are written in it):
+// headings, rules and table borders are structure, not sentences worth quoting; what is left loses
+// its list, quote, emphasis, code and link marks, so a reply never reads "## 탑" or "**CS**".
 function splitSentences(text: string): string[] {
   return text
-    .split(/\n+|(?<=[.!?。！？])\s+/u)
-    .map((s) => s.replace(/^\s*(?:[-*•]|\d+[.)])\s+/u, '').trim())
+    .split(/\n+/)
+    .filter((line) => !MARKDOWN_STRUCTURE.test(line))
+    .map(withoutLineMarks)
+    .flatMap((line) => line.split(/(?<=[.!?。！？])\s+/u))
+    .map(withoutInlineMarks)
     .filter((s) => Array.from(s).length >= 2);
+}
+
+// A heading, a horizontal rule, a table's border row or a code fence.
+const MARKDOWN_STRUCTURE = /^\s*(?:#{1,6}(?:\s|$)|(?:[-*_]\s*){3,}$|\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$|```|~~~)/;
+
+// Before sentences are split, or "1. 라인 관리" would split at "1.".
+function withoutLineMarks(line: string): string {
+  return line
+    .replace(/^\s*(?:>\s*)+/, '') // block quotes
+    .replace(/^\s*(?:[-*+•]|\d+[.)])\s+(?:\[[ xX]\]\s+)?/u, '') // list items, task boxes
+    .replace(/^\s*\|(.*)\|\s*$/, (_, cells: string) => cells.split('|').map((c) => c.trim()).filter(Boolean).join(', ')); // a table row
+}
+
+function withoutInlineMarks(sentence: string): string {
+  return sentence
+    .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1') // links and images keep their text
+    .replace(/`+([^`]+)`+/g, '$1')
+    .replace(/(\*\*|__|~~)(?=\S)(.+?)(?<=\S)\1/g, '$2')
+    // Single * or _ only where they wrap words, so snake_case and 2*3 survive.
+    .replace(/(?<![\p{L}\p{N}*_])([*_])(?=\S)(.+?)(?<=\S)\1(?![\p{L}\p{N}*_])/gu, '$2')
+    .trim();
 }
 
 function excerpt(text: string, max: number): string {

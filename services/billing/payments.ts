@@ -314,9 +314,15 @@ export function createPaymentService(deps: PaymentDeps) {
     return toDto(payment);
   }
 
+  // An order is decided once: once its webhook has moved it, another click is a 409 rather than a
+  // page claiming a second outcome. While it is still pending, a click resends the sandbox's
+  // webhook, which carries the first decision (the sandbox keeps it), so racing clicks agree.
   async function sandboxDecide(orderId: string, decision: 'approve' | 'decline'): Promise<{ order: OrderDto; webhookStatus: number }> {
     const payment = await em.findOne(Payment, { orderId, provider: 'sandbox' });
     if (!payment) throw notFound('Sandbox order');
+    if (payment.status !== 'pending') {
+      throw new AppError(409, 'checkout_settled', `This order is already ${payment.status}; a sandbox checkout is decided once`, { extra: { checkoutStatus: payment.status } });
+    }
     const sandbox = deps.providers.get('sandbox') as SandboxProvider | undefined;
     if (!sandbox) throw notFound('Sandbox order');
     const { webhookStatus } = await sandbox.decide({ orderId, amount: payment.amount }, decision);

@@ -47,6 +47,18 @@ select id, user_id, tier, attempts from billing_checkout_attempts
 // Parameters: id.
 export const CHECKOUT_BY_ID = 'select id, user_id, tier, status from billing_checkout_attempts where id = ?';
 
+// The OFFLINE sandbox's Approve or Decline: settles an open sandbox checkout once. A second decision,
+// or one racing the first, updates nothing. Parameters: status ('approved' or 'declined'), id.
+export const CHECKOUT_SETTLE = `
+update billing_checkout_attempts set status = ?, decided_at = now(), updated_at = now()
+ where id = ? and status = 'created' and offline
+ returning id, user_id, tier`;
+
+// An approval whose webhook was not accepted opens the checkout again. Parameters: id.
+export const CHECKOUT_REOPEN = `
+update billing_checkout_attempts set status = 'created', decided_at = null, updated_at = now()
+ where id = ? and status = 'approved'`;
+
 // The subscription a cancellation is about: the user's active RevenueCat one in this module that
 // runs longest. Parameters: user id, module.
 export const ACTIVE_SUBSCRIPTION = `

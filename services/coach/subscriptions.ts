@@ -14,11 +14,23 @@ import type { NotifyInput } from '../notifications/schemas.ts';
 import type { Clock, TimeFormatter } from '../time.ts';
 import { inTransaction, type Em } from '../transaction.ts';
 import {
-  ACTIVE_SUBSCRIPTION, CANCELLATION_INSERT, CHECKOUT_ATTEMPT_FAILED, CHECKOUT_BY_ID, CHECKOUT_CREATED, CHECKOUT_INSERT, CHECKOUTS_DUE,
-  PROFILE_APPLY, PROFILE_CANCEL_AT_PERIOD_END, PROFILE_EXPIRE, PROFILE_STATE,
+  ACTIVE_SUBSCRIPTION, CANCELLATION_INSERT, CHECKOUT_ATTEMPT_FAILED, CHECKOUT_BY_ID, CHECKOUT_CREATED, CHECKOUT_INSERT, CHECKOUT_REOPEN,
+  CHECKOUT_SETTLE, CHECKOUTS_DUE, PROFILE_APPLY, PROFILE_CANCEL_AT_PERIOD_END, PROFILE_EXPIRE, PROFILE_STATE,
 } from './subscriptions.sql.ts';
 
 export const COACH_MODULE = 'coach';
+
+export type Price = { amount: number; currency: string };
+
+// The monthly price the OFFLINE sandbox page shows for each tier. RevenueCat keeps the real prices
+// (in the stores and its Web Billing products) and the sandbox never reads them; these stand in so
+// the page says what the purchase it simulates would cost.
+export const SANDBOX_TIER_PRICES: Record<PaidTier, Price> = {
+  basic: { amount: 4900, currency: 'KRW' },
+  basic_special: { amount: 9900, currency: 'KRW' },
+};
+
+export type CheckoutAttempt = { id: string; userId: string; tier: PaidTier; status: string };
 
 export type CheckoutResult =
   | { checkoutId: string; status: 'created'; checkoutUrl: string; offline: boolean }
@@ -157,25 +169,56 @@ export function createCoachSubscriptionService(deps: {
     return { ...(await planState(userId)), provider };
   }
 
-  async function checkoutAttempt(checkoutId: string): Promise<{ id: string; userId: string; tier: PaidTier; status: string }> {
+  async function checkoutAttempt(checkoutId: string): Promise<CheckoutAttempt> {
     const [row] = await em.fork().execute<{ id: string; user_id: string; tier: PaidTier; status: string }[]>(CHECKOUT_BY_ID, [checkoutId]);
     if (!row) throw notFound('Checkout');
     return { id: row.id, userId: row.user_id, tier: row.tier, status: row.status };
   }
 
-  // OFFLINE sandbox page's buttons: approving sends the purchase webhook as RevenueCat would.
-  async function sandboxDecide(checkoutId: string, decision: 'approve' | 'decline'): Promise<{ tier: PaidTier; webhookStatus: number | null }> {
-    const offline = deps.checkout as Partial<OfflineRevenueCatCheckout>;
-    if (!deps.checkout.offline || !offline.purchase) throw notFound('Checkout');
-    const row = await checkoutAttempt(checkoutId);
-    if (decision === 'decline') return { tier: row.tier, webhookStatus: null };
-    const entitlementIds = Object.entries(deps.entitlementTiers).filter(([, t]) => t === row.tier).map(([e]) => e);
-    const productId = Object.entries(deps.productTiers).find(([, t]) => t === row.tier)?.[0] ?? `coach_${row.tier}_monthly`;
-    const webhookStatus = await offline.purchase({ appUserId: row.userId, productId, entitlementIds });
-    return { tier: row.tier, webhookStatus };
+  // The OFFLINE sandbox page: the checkout, whether it can still be decided, and its price.
+  async function sandboxCheckout(checkoutId: string): Promise<CheckoutAttempt & { open: boolean; price: Price }> {
+    sandboxDriver();
+    const c = await checkoutAttempt(checkoutId);
+    return { ...c, open: c.status === 'created', price: SANDBOX_TIER_PRICES[c.tier] };
   }
 
-  return { initiate, cancel, planState, retryDueCheckouts, checkoutAttempt, sandboxDecide, tierOf, applyToPlan, offline: deps.checkout.offline };
+  // OFFLINE sandbox page's buttons: approving sends the purchase webhook as RevenueCat would. A
+  // checkout is decided once: the guarded update lets one of two racing clicks through, and every
+  // later Approve or Decline is a 409 instead of renewing the plan again or claiming a cancellation.
+  async function sandboxDecide(checkoutId: string, decision: 'approve' | 'decline'): Promise<{ tier: PaidTier; price: Price; webhookStatus: number | null }> {
+    const offline = sandboxDriver();
+    const [row] = await em.fork().execute<{ id: string; user_id: string; tier: PaidTier }[]>(CHECKOUT_SETTLE, [decision === 'approve' ? 'approved' : 'declined', checkoutId]);
+    if (!row) throw notDecidable(await checkoutAttempt(checkoutId));
+    const price = SANDBOX_TIER_PRICES[row.tier];
+    if (decision === 'decline') return { tier: row.tier, price, webhookStatus: null };
+    const entitlementIds = Object.entries(deps.entitlementTiers).filter(([, t]) => t === row.tier).map(([e]) => e);
+    const productId = Object.entries(deps.productTiers).find(([, t]) => t === row.tier)?.[0] ?? `coach_${row.tier}_monthly`;
+    // A purchase our webhook did not accept bought nothing: the checkout opens again for another try.
+    let webhookStatus: number;
+    try {
+      webhookStatus = await offline.purchase({ appUserId: row.user_id, productId, entitlementIds });
+    } catch (err) {
+      await em.fork().execute(CHECKOUT_REOPEN, [checkoutId]);
+      throw err;
+    }
+    if (webhookStatus < 200 || webhookStatus >= 300) await em.fork().execute(CHECKOUT_REOPEN, [checkoutId]);
+    return { tier: row.tier, price, webhookStatus };
+  }
+
+  function sandboxDriver(): Pick<OfflineRevenueCatCheckout, 'purchase'> {
+    const offline = deps.checkout as Partial<OfflineRevenueCatCheckout>;
+    if (!deps.checkout.offline || !offline.purchase) throw notFound('Checkout');
+    return { purchase: offline.purchase };
+  }
+
+  function notDecidable(c: CheckoutAttempt): AppError {
+    if (c.status === 'approved' || c.status === 'declined') {
+      return new AppError(409, 'checkout_settled', `This checkout was already ${c.status}; a checkout is decided once. Start a new one to buy again.`, { extra: { checkoutStatus: c.status } });
+    }
+    return new AppError(409, 'checkout_not_open', `This checkout cannot be decided here (it is ${c.status})`, { extra: { checkoutStatus: c.status } });
+  }
+
+  return { initiate, cancel, planState, retryDueCheckouts, sandboxCheckout, sandboxDecide, tierOf, applyToPlan, offline: deps.checkout.offline };
 }
 
 export type CoachSubscriptionService = ReturnType<typeof createCoachSubscriptionService>;

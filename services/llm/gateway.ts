@@ -21,6 +21,7 @@ import {
   LlmProviderError, SPEECH_FORMATS,
   type ChatMessage, type GeneratedImage, type LlmProvider, type SpeechFormat, type TokenUsage,
 } from '../../integrations/llm/index.ts';
+import { OFFLINE_CHAT_MODEL } from '../../integrations/llm/offline.ts';
 import { RetryCancelledError, retryWithBackoff, type Backoff } from '../../integrations/retry.ts';
 import { createBulkhead, type Bulkhead, type BulkheadLimits, type BulkheadStats } from './bulkhead.ts';
 import { createCircuit, type Circuit, type CircuitState } from './circuit.ts';
@@ -326,15 +327,18 @@ export function createLlmGateway(opts: LlmGatewayOptions): LlmGateway {
       }
     }
 
-    function finishChat(model: string, providerName: string, text: string, promptTokens: number, usage: TokenUsage | undefined): Omit<ChatOutcome, 'attempts' | 'fallback' | 'finishReason'> {
+    function finishChat(requested: string, providerName: string, text: string, promptTokens: number, usage: TokenUsage | undefined): Omit<ChatOutcome, 'attempts' | 'fallback' | 'finishReason'> {
+      // The offline driver answers every chat itself: naming the configured model would claim a
+      // model that never ran.
+      const model = offline ? OFFLINE_CHAT_MODEL : requested;
       const counted = usage ?? { promptTokens, completionTokens: countTextTokens(text) };
       metrics?.tokens.inc({ module, model, direction: 'prompt' }, counted.promptTokens);
       metrics?.tokens.inc({ module, model, direction: 'completion' }, counted.completionTokens);
       return { text, usage: counted, usageEstimated: !usage, costUsd: cost(module, model, counted), model, provider: providerName };
     }
 
-    function partialOf(model: string, promptTokens: number, text: string): PartialOutcome {
-      const { usage, costUsd } = finishChat(model, provider.name, text, promptTokens, undefined);
+    function partialOf(requested: string, promptTokens: number, text: string): PartialOutcome {
+      const { usage, costUsd, model } = finishChat(requested, provider.name, text, promptTokens, undefined);
       return { text, usage, costUsd, model, provider: provider.name };
     }
 

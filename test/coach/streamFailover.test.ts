@@ -2,28 +2,17 @@
 // real child process running server/main.ts, the client resumes on an in-process second node.
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import net from 'node:net';
 import { expect } from 'chai';
 import type { Socket } from 'socket.io-client';
 import { createDatabaseIfMissing, dropDatabase } from '../../server/db.ts';
 import { startApiNode, type ApiNode } from '../../server/node.ts';
 import { modules } from '../../modules/index.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../fakes/openai.ts';
-import { closeAllSockets, connectSocket, connected, newUser, nextEvent, redisUrl, request, testConfig, testEnv, type TestUser } from '../helpers.ts';
+import { closeAllSockets, connectSocket, connected, freePort, newUser, nextEvent, redisUrl, request, testConfig, testEnv, type TestUser } from '../helpers.ts';
 import { testState } from '../state.ts';
 
 const REPLY = '라인전에서는 미니언 웨이브를 관리하세요. 상대 정글 위치를 확인하고 와드를 설치하세요.';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 // `npm start`'s process, on the test database and Redis, serving the coach alone.
 async function spawnNode(env: Record<string, string>): Promise<{ url: string; proc: ChildProcess; exited: Promise<number | null> }> {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { ApiNode } from '../../server/node.ts';
+import { testState } from '../state.ts';
 import { closeAllSockets, nextEvent, connectSocket, connected, newUser, redisUrl, request, startNode, stopAllNodes } from '../helpers.ts';
 
 describe('realtime: two nodes through Redis', function () {
@@ -77,7 +78,7 @@ describe('realtime: two nodes through Redis', function () {
   });
 
   it('shares rate limits between nodes through Redis', async () => {
-    const limited = await startNode({ REDIS_URL: redisUrl!, RATE_LIMIT_AUTH_PER_MINUTE: '3', REDIS_KEY_PREFIX: `shared_${Date.now()}` });
+    const limited = await startNode({ REDIS_URL: redisUrl!, RATE_LIMIT_AUTH_PER_MINUTE: '3', REDIS_KEY_PREFIX: `test_${testState.runId}_shared` });
     const peer = await startNode({ REDIS_URL: redisUrl!, RATE_LIMIT_AUTH_PER_MINUTE: '3', REDIS_KEY_PREFIX: limited.ctx.config.REDIS_KEY_PREFIX });
     const body = { email: 'nobody@example.com', password: 'whatever 12345' };
     const statuses = [];
