@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import { expect } from 'chai';
 import type { ApiNode } from '../server/node.ts';
-import { newUser, request, startNode, stopAllNodes, type TestUser } from './helpers.ts';
+import { ingestKnowledge, newUser, startNode, stopAllNodes, type TestUser } from './helpers.ts';
 
 type Run = { stdout: () => string; stderr: () => string; exited: Promise<number | null>; waitFor: (stream: 'stdout' | 'stderr', text: string) => Promise<void>; kill: () => void };
 
@@ -48,13 +48,7 @@ describe('examples/', () => {
 
   describe('coach-ask.ts', () => {
     before(async () => {
-      const admin = await newUser(node);
-      await node.ctx.db.orm.em.fork().execute(`update users set role = 'admin' where id = ?`, [admin.id]);
-      const ingest = await request(node, 'POST', '/admin/coach/ingest', {
-        token: admin.accessToken,
-        body: { documents: [{ game: 'examples', title: '귀환 타이밍', content: '웨이브를 밀어 넣은 뒤 귀환하면 손해가 적습니다. 골드가 아이템 구매에 충분할 때 귀환합니다. 상대 정글의 위치를 확인하고 귀환하세요.' }] },
-      });
-      expect(ingest.status).to.equal(200);
+      await ingestKnowledge(node, [{ game: 'examples', title: '귀환 타이밍', content: '웨이브를 밀어 넣은 뒤 귀환하면 손해가 적습니다. 골드가 아이템 구매에 충분할 때 귀환합니다. 상대 정글의 위치를 확인하고 귀환하세요.' }]);
     });
 
     const resumes = async () => {

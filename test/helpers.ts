@@ -142,3 +142,11 @@ export async function freePort(): Promise<number> {
     srv.on('error', reject);
   });
 }
+
+// Loads coach knowledge through the admin route, as an operator would (a fresh admin account).
+export async function ingestKnowledge(node: ApiNode, documents: { game: string; title: string; content: string; category?: string; tags?: string[] }[]): Promise<void> {
+  const admin = await newUser(node);
+  await node.ctx.db.orm.em.fork().execute(`update users set role = 'admin' where id = ?`, [admin.id]);
+  const res = await request(node, 'POST', '/admin/coach/ingest', { token: admin.accessToken, body: { documents } });
+  if (res.status !== 200 && res.status !== 201) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(res.body)}`);
+}

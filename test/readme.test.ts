@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import type { ApiNode } from '../server/node.ts';
 import type { askCoach as AskCoach } from '../examples/coachClient.ts';
-import { closeAllSockets, connectSocket, connected, newUser, request, startNode, stopAllNodes } from './helpers.ts';
+import { closeAllSockets, connectSocket, connected, ingestKnowledge, newUser, startNode, stopAllNodes } from './helpers.ts';
 import { testState } from './state.ts';
 
 const MARKER = '<!-- coach client:';
@@ -40,13 +40,7 @@ describe('README: the coach socket client', () => {
     ({ askCoach } = await import(pathToFileURL(file).href));
     fs.rmSync(dir, { recursive: true, force: true });
 
-    const admin = await newUser(node);
-    await node.ctx.db.orm.em.fork().execute(`update users set role = 'admin' where id = ?`, [admin.id]);
-    const ingest = await request(node, 'POST', '/admin/coach/ingest', {
-      token: admin.accessToken,
-      body: { documents: [{ game: 'readme', title: '웨이브 관리', content: '미니언 웨이브를 당기거나 밀어서 라인 주도권을 잡습니다. 프리징은 상대를 위험한 위치로 끌어냅니다. 웨이브를 밀어 넣은 뒤 귀환하면 손해가 적습니다.' }] },
-    });
-    expect(ingest.status).to.equal(200);
+    await ingestKnowledge(node, [{ game: 'readme', title: '웨이브 관리', content: '미니언 웨이브를 당기거나 밀어서 라인 주도권을 잡습니다. 프리징은 상대를 위험한 위치로 끌어냅니다. 웨이브를 밀어 넣은 뒤 귀환하면 손해가 적습니다.' }]);
   });
   after(async () => {
     closeAllSockets();

@@ -8,7 +8,7 @@ import { createDatabaseIfMissing, dropDatabase } from '../../server/db.ts';
 import { startApiNode, type ApiNode } from '../../server/node.ts';
 import { modules } from '../../modules/index.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../fakes/openai.ts';
-import { closeAllSockets, connectSocket, connected, freePort, newUser, nextEvent, redisUrl, request, testConfig, testEnv, type TestUser } from '../helpers.ts';
+import { closeAllSockets, connectSocket, connected, freePort, ingestKnowledge, newUser, nextEvent, redisUrl, testConfig, testEnv, type TestUser } from '../helpers.ts';
 import { testState } from '../state.ts';
 
 const REPLY = '라인전에서는 미니언 웨이브를 관리하세요. 상대 정글 위치를 확인하고 와드를 설치하세요.';
@@ -55,14 +55,7 @@ describe('coach: answers outlive the node that generates them', function () {
     await createDatabaseIfMissing(databaseUrl);
     env = { DATABASE_URL: databaseUrl, OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.baseUrl, LLM_RETRY_BASE_MS: '5', REDIS_URL: redisUrl, SHUTDOWN_TIMEOUT_MS: '4000' };
     b = await startApiNode(testConfig({ ...env, NODE_ID: 'survivor', MIGRATE_ON_START: 'true', COACH_KB_SEED_ON_START: 'false' }), { modules });
-    const admin = await newUser(b);
-    await b.ctx.db.orm.em.fork().execute(`update users set role = 'admin' where id = ?`, [admin.id]);
-    const adminToken = (await request(b, 'POST', '/auth/login', { body: { email: admin.email, password: admin.password } })).body.accessToken;
-    const ingest = await request(b, 'POST', '/admin/coach/ingest', {
-      token: adminToken,
-      body: { documents: [{ game: 'testgame', category: 'laning', tags: ['wave'], title: '웨이브 관리', content: '미니언 웨이브를 당기거나 밀어서 라인 주도권을 잡습니다.' }] },
-    });
-    expect(ingest.status, JSON.stringify(ingest.body)).to.be.oneOf([200, 201]);
+    await ingestKnowledge(b, [{ game: 'testgame', category: 'laning', tags: ['wave'], title: '웨이브 관리', content: '미니언 웨이브를 당기거나 밀어서 라인 주도권을 잡습니다.' }]);
   });
   afterEach(() => {
     closeAllSockets();
