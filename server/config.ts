@@ -53,6 +53,9 @@ export const envSchema = z.object({
   SOCKET_EVENTS_PER_10S: z.coerce.number().int().positive().default(50),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   TRUST_PROXY: booleanFlag.default(false),
+  // How many proxies in front of the nodes add to X-Forwarded-For: the client's address is the one
+  // the outermost of them saw, and whatever a client wrote into the header before it is ignored.
+  TRUST_PROXY_HOPS: z.coerce.number().int().min(1).max(10).default(1),
   // When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (for nodes a scraper
   // reaches on a network clients can also reach; deploy/nginx.conf keeps /metrics off the public side).
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),

@@ -23,7 +23,8 @@ import { storageRoutes } from '../../routes/storage.ts';
 import { socketEventDocs, type NamespaceSpec } from '../../realtime/index.ts';
 
 export function createHttpApp(ctx: AppContext, services: Services, opts: { isShuttingDown: () => boolean; version: string; namespaces: NamespaceSpec[] }) {
-  const app = new Koa({ proxy: ctx.config.TRUST_PROXY });
+  // Only the last TRUST_PROXY_HOPS entries of X-Forwarded-For were written by our proxies.
+  const app = new Koa({ proxy: ctx.config.TRUST_PROXY, maxIpsCount: ctx.config.TRUST_PROXY_HOPS });
   // Koa reports errors it could not send (mostly clients that hung up) here; they belong in our log, not on stderr.
   app.on('error', (err: Error) => {
     if (isClientGone(err)) ctx.logger.debug({ err: err.message }, 'client went away');

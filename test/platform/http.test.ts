@@ -126,3 +126,18 @@ describe('platform: HTTP edge', () => {
   });
 
 });
+
+describe('platform: the client address behind proxies', () => {
+  after(stopAllNodes);
+
+  it('is the one the outermost trusted proxy saw: what a client writes into X-Forwarded-For does not dodge the per-IP limit', async () => {
+    const node = await startNode({ TRUST_PROXY: 'true', TRUST_PROXY_HOPS: '1', RATE_LIMIT_IP_PER_MINUTE: '2' });
+    const from = (forwarded: string) => request(node, 'GET', '/payments/products', { headers: { 'x-forwarded-for': forwarded } });
+    // The same client (as nginx appends it) behind three different made-up addresses: one budget.
+    const statuses = [];
+    for (const spoofed of ['1.1.1.1', '2.2.2.2', '3.3.3.3']) statuses.push((await from(`${spoofed}, 203.0.113.7`)).status);
+    expect(statuses).to.deep.equal([200, 200, 429]);
+    // Another client still passes.
+    expect((await from('1.1.1.1, 203.0.113.8')).status).to.equal(200);
+  });
+});
