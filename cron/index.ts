@@ -6,10 +6,11 @@ import { expirePendingPayments } from './expirePendingPayments.ts';
 import { purgeIdempotencyKeys } from './purgeIdempotencyKeys.ts';
 import { purgeMessageLogs } from './purgeMessageLogs.ts';
 import { purgeRefreshTokens } from './purgeRefreshTokens.ts';
+import { releaseExpiredReservations } from './releaseExpiredReservations.ts';
 
 export function cronJobs(services: Services): CronJob[] {
   return [
-    purgeRefreshTokens, purgeMessageLogs, purgeIdempotencyKeys, expirePendingPayments(services.payments),
+    purgeRefreshTokens, purgeMessageLogs, purgeIdempotencyKeys, expirePendingPayments(services.payments), releaseExpiredReservations(services.points),
     ...services.modules.flatMap((m) => m.def.cron?.(m.services) ?? []),
   ];
 }

@@ -16,6 +16,7 @@ import { namespacePort, type RealtimePort } from '../services/realtime.ts';
 import { createLocalInvalidationBus, type InvalidationBus } from '../services/invalidation.ts';
 import { createUserCache } from '../services/identity/userCache.ts';
 import { createSessionCache } from '../services/identity/sessionCache.ts';
+import { createPointsWallet } from '../services/billing/points.ts';
 import { createResumableStreams, moduleStreams, type ResumableStreams } from '../services/streams/resumableStreams.ts';
 import { createMemoryStreamLog, createRedisStreamLog } from '../services/streams/streamLog.ts';
 import { createRedisInvalidationBus } from './invalidationBus.ts';
@@ -313,7 +314,9 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
     hmacSecret: revenueCatWebhookSecret(ctx.config),
     authorization: ctx.config.REVENUECAT_WEBHOOK_AUTH,
   };
+  const points = createPointsWallet({ em, time: ctx.time, clock: ctx.clock });
   const platform = {
+    points,
     auth: createAuthService({ em, tokens: ctx.tokens, realtime, time: ctx.time, oauth: oauthRegistry(ctx.oauthVerifiers), emails: ctx.emails, sessions: sessionCache, logger: ctx.logger }),
     users: createUserService({ em, time: ctx.time, realtime, cache: userCache, sessions: sessionCache, emails: ctx.emails }),
     sms,
@@ -344,7 +347,7 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
     logger: ctx.logger,
   });
   const modules = ctx.modules.map((def) => {
-    const handle = modulePlatform(ctx, def, { realtime, payments, subscriptions, notifications, sms, revenuecatSandbox, streams });
+    const handle = modulePlatform(ctx, def, { realtime, payments, subscriptions, notifications, sms, revenuecatSandbox, streams, points });
     const services: unknown = def.createServices(handle, ctx.config.modules[def.name] as never);
     moduleServices.set(def.name, services);
     return { def, services, platform: handle };
@@ -364,7 +367,7 @@ export function moduleServices<S>(services: Services, def: { name: string; creat
 function modulePlatform(
   ctx: AppContext,
   def: AnyModule,
-  shared: Pick<ModulePlatform, 'payments' | 'subscriptions' | 'notifications' | 'sms' | 'revenuecatSandbox'> & { realtime: RealtimePort; streams: ResumableStreams },
+  shared: Pick<ModulePlatform, 'payments' | 'subscriptions' | 'notifications' | 'sms' | 'revenuecatSandbox' | 'points'> & { realtime: RealtimePort; streams: ResumableStreams },
 ): ModulePlatform {
   const types = def.notificationTypes ?? {};
   const { notifications } = shared;
@@ -383,6 +386,7 @@ function modulePlatform(
     llmGateway: ctx.llm,
     storage: ctx.storage,
     payments: shared.payments,
+    points: shared.points,
     subscriptions: shared.subscriptions,
     revenuecat: ctx.revenuecat,
     notify: (userId: string, input: ModuleNotifyInput) => {

@@ -33,6 +33,7 @@ import type { Clock, TimeFormatter } from '../services/time.ts';
 import type { Em } from '../services/transaction.ts';
 import type { WorkerPool, WorkerTask } from '../workers/pool.ts';
 import type { ModuleStreams } from '../services/streams/resumableStreams.ts';
+import type { PointsWallet } from '../services/billing/points.ts';
 
 // A payment product a module sells: upserted at every start, so a price change reaches every
 // environment. Every product needs its module's payments.onPaid.
@@ -58,6 +59,8 @@ export type ModulePlatform<E extends ServerEventSpecs = ServerEventSpecs> = {
   llmGateway: LlmGateway;
   storage: ObjectStorage;
   payments: PaymentService;
+  // The points wallet (services/billing/points.ts): credit packs in a payment handler, spend or reserve and settle.
+  points: PointsWallet;
   subscriptions: SubscriptionService;
   revenuecat: RevenueCatClient;
   // notify() for this module's declared notification types only; notifications for the rest.

@@ -8,6 +8,7 @@ import { Migration20261122000010_notifications } from './Migration20261122000010
 import { Migration20261122000020_payments } from './Migration20261122000020_payments.ts';
 import { Migration20261122000032_email_encryption } from './Migration20261122000032_email_encryption.ts';
 import { Migration20261122000037_seed_runs } from './Migration20261122000037_seed_runs.ts';
+import { Migration20261127000040_points } from './Migration20261127000040_points.ts';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122000001_identity', class: Migration20261122000001_identity },
@@ -16,4 +17,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122000020_payments', class: Migration20261122000020_payments },
   { name: 'Migration20261122000032_email_encryption', class: Migration20261122000032_email_encryption },
   { name: 'Migration20261122000037_seed_runs', class: Migration20261122000037_seed_runs },
+  { name: 'Migration20261127000040_points', class: Migration20261127000040_points },
 ];

@@ -8,6 +8,7 @@ import { isClientGone, problemMiddleware } from './problem.ts';
 import { securityHeaders } from './security.ts';
 import { requestContextMiddleware } from './requestContext.ts';
 import { createApi } from './route.ts';
+import { pointRoutes } from '../../routes/points.ts';
 import { withIdempotency } from '../../services/idempotency.ts';
 import { buildOpenApiDocument, docsRoutes } from './docs.ts';
 import { authRoutes } from '../../routes/auth.ts';
@@ -48,6 +49,7 @@ export function createHttpApp(ctx: AppContext, services: Services, opts: { isShu
   notificationRoutes(api, services);
   pushTokenRoutes(api, services);
   paymentRoutes(api, { payments: services.payments });
+  pointRoutes(api, { points: services.points, clock: ctx.clock, timeZone: ctx.config.TIME_ZONE });
   paymentWebhookRoutes(api, { webhooks: services.webhooks, providers: [...ctx.paymentProviders.keys(), 'revenuecat'] });
   if (ctx.paymentProviders.get('sandbox')) sandboxRoutes(api, { payments: services.payments });
   if (ctx.devIssuer) devOAuthRoutes(api, { devIssuer: ctx.devIssuer, providers: ctx.oauthVerifiers.map((v) => v.provider) });

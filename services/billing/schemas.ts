@@ -1,5 +1,6 @@
 // Request and response shapes of the payment routes.
 import { z } from 'zod';
+import { POINT_ENTRY_TYPES } from './points.ts';
 import { PAYMENT_PROVIDERS, PAYMENT_STATUSES } from '../../entities/billing/Payment.ts';
 
 export const createOrderBody = z.object({
@@ -44,3 +45,36 @@ export type OrderDto = z.infer<typeof orderDto>;
 export const productDto = z
   .object({ id: z.string(), module: z.string(), name: z.string(), amount: z.number().int(), grants: z.record(z.string(), z.unknown()) })
   .meta({ id: 'PaymentProduct' });
+
+// ---- Points ----
+
+export const pointReference = z.object({ type: z.string().min(1).max(40), id: z.string().min(1).max(100) });
+
+export const pointEntryDto = z
+  .object({
+    id: z.string().meta({ description: 'Ledger entry id (increasing)' }),
+    type: z.enum(POINT_ENTRY_TYPES).meta({ description: 'credit/bonus: bought or granted; spend: a fixed price; reserve/release: held for work and given back when it cost less or failed; reversal: a refund took it back; debt_payment: a credit paying a refund\'s debt' }),
+    amount: z.number().int().meta({ description: 'Signed: positive into the balance, negative out of it' }),
+    balanceAfter: z.number().int(),
+    debtAfter: z.number().int(),
+    description: z.string().nullable(),
+    reference: pointReference.nullable(),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'PointEntry' });
+
+export const walletDto = z
+  .object({
+    balance: z.number().int().meta({ description: 'Points that can be spent now (points held for work in progress are not in it)' }),
+    debt: z.number().int().meta({ description: 'Points a refund took back beyond the balance; the next credits pay it first' }),
+    totalCredited: z.number().int(),
+    totalSpent: z.number().int(),
+  })
+  .meta({ id: 'PointWallet' });
+
+export const pointUseBody = z.object({
+  userId: z.uuid(),
+  amount: z.number().int().min(1).max(1_000_000_000),
+  description: z.string().trim().min(1).max(200).optional(),
+  reference: pointReference.optional(),
+});
