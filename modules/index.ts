@@ -1,6 +1,7 @@
 // The app modules this server runs. Adding a module is one line here; MODULES=… lets a node serve
 // some of them only. See docs/architecture.md § Adding a module.
 import type { AnyModule } from '../server/module.ts';
+import { chatModule } from './chat/index.ts';
 import { coachModule } from './coach/index.ts';
 
-export const modules: AnyModule[] = [coachModule];
+export const modules: AnyModule[] = [coachModule, chatModule];

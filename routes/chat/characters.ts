@@ -1,0 +1,50 @@
+// Characters at the seed's paths: POST/GET /characters, GET/PUT/DELETE /characters/:id, and a
+// creator's list at GET /users/:id/characters.
+import { z } from 'zod';
+import type { Api } from '../../server/http/route.ts';
+import { characterDto, characterListQuery, type CharacterService } from '../../services/chat/characters.ts';
+import { characterInput } from '../../services/chat/schemas.ts';
+
+const idParams = z.object({ id: z.uuid() });
+const page = z.object({ items: z.array(characterDto), nextCursor: z.string().nullable() });
+
+export function characterRoutes(api: Api, deps: { characters: CharacterService }): void {
+  api.route({
+    method: 'post', path: '/characters', summary: 'Create a character', tags: ['chat'], auth: 'user', body: characterInput,
+    responses: { 201: { description: 'The character', schema: characterDto } },
+    handler: async ({ auth, body }) => ({ status: 201, body: await deps.characters.create(auth.userId, body) }),
+  });
+
+  api.route({
+    method: 'get', path: '/characters', summary: 'Public characters: search (q), filter (tag, type), recent or popular, by cursor', tags: ['chat'], auth: 'user',
+    query: characterListQuery,
+    responses: { 200: { description: 'A page; pass nextCursor as cursor for the next', schema: page } },
+    handler: async ({ auth, query }) => ({ body: await deps.characters.listPublic(query, auth.userId) }),
+  });
+
+  api.route({
+    method: 'get', path: '/characters/:id', summary: 'A character (a private one only for its creator)', tags: ['chat'], auth: 'user', params: idParams,
+    responses: { 200: { description: 'The character', schema: characterDto }, 404: { description: 'No such character, or not one you may see' } },
+    handler: async ({ auth, params }) => ({ body: await deps.characters.get(params.id, auth.userId) }),
+  });
+
+  api.route({
+    method: 'put', path: '/characters/:id', summary: 'Replace a character of yours (fields left out take their defaults)', tags: ['chat'], auth: 'user',
+    params: idParams, body: characterInput,
+    responses: { 200: { description: 'The character', schema: characterDto }, 404: { description: 'No such character of yours' } },
+    handler: async ({ auth, params, body }) => ({ body: await deps.characters.update(auth.userId, params.id, body) }),
+  });
+
+  api.route({
+    method: 'delete', path: '/characters/:id', summary: 'Delete a character of yours (its rooms keep their messages)', tags: ['chat'], auth: 'user', params: idParams,
+    responses: { 204: { description: 'Deleted' }, 404: { description: 'No such character of yours' } },
+    handler: async ({ auth, params }) => deps.characters.remove(auth.userId, params.id),
+  });
+
+  api.route({
+    method: 'get', path: '/users/:id/characters', summary: "A creator's characters: all of yours, or another creator's public ones", tags: ['chat'], auth: 'user',
+    params: idParams, query: characterListQuery,
+    responses: { 200: { description: 'A page', schema: page } },
+    handler: async ({ auth, params, query }) => ({ body: await deps.characters.listByCreator(params.id, query, auth.userId) }),
+  });
+}

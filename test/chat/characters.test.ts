@@ -1,0 +1,107 @@
+import { expect } from 'chai';
+import type { ApiNode } from '../../server/node.ts';
+import { newUser, request, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
+
+const full = {
+  name: '서하린',
+  description: '달빛 도서관의 사서',
+  personality: '차분하고 다정하지만 책을 함부로 다루면 엄격해진다',
+  backgroundStory: '백 년 된 도서관을 지켜 온 가문의 막내',
+  speechStyle: '존댓말, 문장 끝에 가끔 "…요"를 붙인다',
+  greeting: '어서 오세요. 오늘은 어떤 이야기를 찾으시나요?',
+  worldSetting: '밤에만 열리는 도서관이 있는 항구 도시',
+  introductionScenes: ['비 오는 밤, 도서관 문이 삐걱 열린다'],
+  characterType: 'fantasy',
+  imageDescriptions: ['은색 머리, 둥근 안경, 남색 망토'],
+  voiceSettings: { voice: 'nova', speed: 1.1 },
+  hasAffinitySystem: true,
+  affinityRules: [{ trigger: '책', delta: 2 }, { trigger: '시끄럽', delta: -3 }],
+  affinityStages: [{ name: '낯섦', minScore: 0 }, { name: '단골', minScore: 10 }],
+  tags: ['판타지', '도서관'],
+  settings: { systemPrompt: '너는 서하린이다.', temperature: 0.7, maxTokens: 400, memoryLength: 12, responseStyle: '짧게' },
+  exampleDialogues: [{ userMessage: '추천해 줄 책 있어요?', characterResponse: '오늘 같은 밤엔 바다 이야기가 좋아요.' }],
+  lorebook: { entries: [{ id: 'moon', keys: ['달빛'], content: '달빛 도서관은 보름달에만 지하 서고를 연다.' }] },
+};
+
+describe('chat: characters', () => {
+  let node: ApiNode;
+  let owner: TestUser;
+  let visitor: TestUser;
+  before(async () => {
+    node = await startNode();
+    owner = await newUser(node);
+    visitor = await newUser(node);
+  });
+  after(stopAllNodes);
+
+  const create = (u: TestUser, body: object) => request(node, 'POST', '/characters', { token: u.accessToken, body });
+
+  it('creates a character with every field; its creator sees prompts and lorebook, a visitor does not', async () => {
+    const created = await create(owner, full);
+    expect(created.status, JSON.stringify(created.body)).to.equal(201);
+    expect(created.body).to.deep.include({ name: '서하린', creatorId: owner.id, isPublic: true, chatCount: 0, likeCount: 0 });
+    expect(created.body.settings).to.include({ systemPrompt: '너는 서하린이다.', memoryLength: 12, useMemory: true });
+    expect(created.body.exampleDialogues).to.deep.equal(full.exampleDialogues);
+    expect(created.body.lorebook.entries[0]).to.include({ id: 'moon', content: full.lorebook.entries[0].content, matchWholeWords: true });
+    const seen = await request(node, 'GET', `/characters/${created.body.id}`, { token: visitor.accessToken });
+    expect(seen.status).to.equal(200);
+    expect(seen.body.lorebook).to.equal(null);
+    expect(seen.body.settings).to.not.have.property('systemPrompt');
+    expect(seen.body).to.deep.include({ greeting: full.greeting, affinityStages: full.affinityStages });
+  });
+
+  it('lets only the creator replace or delete; a private character is 404 to everyone else, listed for its creator only', async () => {
+    const { body: c } = await create(owner, { ...full, name: '비밀 캐릭터', isPublic: false });
+    expect((await request(node, 'GET', `/characters/${c.id}`, { token: visitor.accessToken })).status).to.equal(404);
+    expect((await request(node, 'PUT', `/characters/${c.id}`, { token: visitor.accessToken, body: full })).status).to.equal(404);
+    expect((await request(node, 'DELETE', `/characters/${c.id}`, { token: visitor.accessToken })).status).to.equal(404);
+    const mine = await request(node, 'GET', `/users/${owner.id}/characters?limit=50`, { token: owner.accessToken });
+    expect(mine.body.items.map((i: { id: string }) => i.id)).to.include(c.id);
+    const theirs = await request(node, 'GET', `/users/${owner.id}/characters?limit=50`, { token: visitor.accessToken });
+    expect(theirs.body.items.map((i: { id: string }) => i.id)).to.not.include(c.id);
+    const replaced = await request(node, 'PUT', `/characters/${c.id}`, { token: owner.accessToken, body: { name: '공개된 캐릭터' } });
+    expect(replaced.body).to.include({ name: '공개된 캐릭터', isPublic: true });
+    expect(replaced.body.greeting).to.equal(undefined);
+    expect((await request(node, 'GET', `/characters/${c.id}`, { token: visitor.accessToken })).status).to.equal(200);
+    expect((await request(node, 'DELETE', `/characters/${c.id}`, { token: owner.accessToken })).status).to.equal(204);
+    expect((await request(node, 'GET', `/characters/${c.id}`, { token: owner.accessToken })).status).to.equal(404);
+  });
+
+  it('searches and filters public characters and pages them by cursor, recent or popular', async () => {
+    const creator = await newUser(node);
+    const tag = `t${Date.now().toString(36)}`;
+    for (let i = 0; i < 5; i++) await create(creator, { name: `검색용 ${tag} ${i}`, tags: [tag], characterType: i % 2 ? 'sf' : 'fantasy' });
+    await create(creator, { name: `숨김 ${tag}`, tags: [tag], isPublic: false });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: { body: { items: { name: string }[]; nextCursor: string | null } } = await request(node, 'GET', `/characters?tag=${tag}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, { token: visitor.accessToken });
+      seen.push(...res.body.items.map((i) => i.name));
+      cursor = res.body.nextCursor;
+    } while (cursor);
+    expect(seen).to.deep.equal([4, 3, 2, 1, 0].map((i) => `검색용 ${tag} ${i}`));
+    const sf = await request(node, 'GET', `/characters?tag=${tag}&type=sf`, { token: visitor.accessToken });
+    expect(sf.body.items).to.have.length(2);
+    const q = await request(node, 'GET', `/characters?q=${encodeURIComponent(`${tag} 3`)}`, { token: visitor.accessToken });
+    expect(q.body.items.map((i: { name: string }) => i.name)).to.deep.equal([`검색용 ${tag} 3`]);
+    // LIKE wildcards are literal.
+    expect((await request(node, 'GET', `/characters?q=%25%25&tag=${tag}`, { token: visitor.accessToken })).body.items).to.have.length(0);
+    const popular = await request(node, 'GET', `/characters?tag=${tag}&sort=popular&limit=3`, { token: visitor.accessToken });
+    expect(popular.body.items).to.have.length(3);
+    const next = await request(node, 'GET', `/characters?tag=${tag}&sort=popular&limit=3&cursor=${popular.body.nextCursor}`, { token: visitor.accessToken });
+    expect(next.body.items).to.have.length(2);
+    const bad = await request(node, 'GET', `/characters?cursor=${popular.body.nextCursor}`, { token: visitor.accessToken });
+    expect(bad.status).to.equal(400);
+    expect(bad.body.code).to.equal('invalid_cursor');
+  });
+
+  it('answers bad input with 400 naming the field', async () => {
+    const res = await create(owner, { name: '', settings: { temperature: 5 }, lorebook: { entries: [{ id: 'x', content: 1 }] }, worldSettingId: 'nope' });
+    expect(res.status).to.equal(400);
+    const fields = res.body.errors.map((e: { field: string }) => e.field);
+    expect(fields).to.include.members(['name', 'settings.temperature', 'lorebook.entries.0.content', 'worldSettingId']);
+    const unknownWorld = await create(owner, { name: 'x', worldSettingId: crypto.randomUUID() });
+    expect(unknownWorld.status).to.equal(400);
+    expect(unknownWorld.body.errors[0].field).to.equal('worldSettingId');
+  });
+});
