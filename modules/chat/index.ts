@@ -5,6 +5,12 @@ import { chatMigrations } from '../../entities/migrations/chat/index.ts';
 import { characterRoutes } from '../../routes/chat/characters.ts';
 import { createCharacterService } from '../../services/chat/characters.ts';
 import { chatConfigSchema, type ChatConfig } from './config.ts';
+import { chatRoutes } from '../../routes/chat/rooms.ts';
+import { chatEvents } from '../../realtime/chat.ts';
+import { createMemorySummarizer } from '../../services/chat/memory.ts';
+import { createReplyService } from '../../services/chat/replies.ts';
+import { createRoomService } from '../../services/chat/rooms.ts';
+import { chatServerEvents } from '../../services/chat/schemas.ts';
 
 export const chatModule = defineModule({
   name: 'chat',
@@ -12,16 +18,36 @@ export const chatModule = defineModule({
   config: chatConfigSchema,
   migrations: chatMigrations,
   llmBulkhead: { concurrency: 200, queue: 200 },
+  serverEvents: chatServerEvents,
   createServices: (platform, config) => createChatServices(platform, config),
   routes: (api, chat) => {
     characterRoutes(api, { characters: chat.characters });
+    chatRoutes(api, { rooms: chat.rooms, replies: chat.replies });
   },
+  clientEvents: (chat) => chatEvents({ services: chat }),
 });
 
-function createChatServices(platform: ModulePlatform, config: ChatConfig) {
-  const { em, time } = platform;
+function createChatServices(platform: ModulePlatform<typeof chatServerEvents>, config: ChatConfig) {
+  const { em, time, logger } = platform;
   const characters = createCharacterService({ em, time });
-  return { config, characters };
+  const rooms = createRoomService({ em, time, characters });
+  const memory = createMemorySummarizer({ em, llm: platform.llm, logger, model: config.CHAT_MODEL });
+  const replies = createReplyService({
+    em,
+    llm: platform.llm,
+    streams: platform.streams,
+    points: platform.points,
+    realtime: platform.realtime,
+    rooms,
+    characters,
+    logger,
+    defaultModel: config.CHAT_MODEL,
+    pricing: { mode: config.CHAT_PRICE_MODE, replyPoints: config.CHAT_REPLY_POINTS, pointsPer1kTokens: config.CHAT_POINTS_PER_1K_TOKENS, modelPoints: config.CHAT_MODEL_POINTS_JSON ?? {} },
+    maxReplySeconds: config.CHAT_MAX_REPLY_SECONDS,
+    logTtlSeconds: config.CHAT_REPLY_LOG_SECONDS,
+    onReplied: (roomId, character) => memory.schedule(roomId, character),
+  });
+  return { config, characters, rooms, replies, memory };
 }
 
 export type ChatServices = ReturnType<typeof createChatServices>;

@@ -98,3 +98,84 @@ export const characterInput = z.object({
   lorebook: lorebook.optional(),
 });
 export type CharacterInput = z.infer<typeof characterInput>;
+
+// ---- Rooms and messages ----
+
+export const MESSAGE_STATUSES = ['streaming', 'done', 'failed', 'cancelled'] as const;
+
+export const usageDto = z.object({ promptTokens: z.number().int(), completionTokens: z.number().int() });
+
+export const chatMessageDto = z
+  .object({
+    id: z.uuid(),
+    roomId: z.uuid(),
+    seq: z.number().int().meta({ description: 'Order in the room: a client that reconnects asks for what came after the last seq it holds' }),
+    senderType: z.enum(['user', 'character']),
+    content: z.string(),
+    status: z.enum(MESSAGE_STATUSES),
+    clientMessageId: z.string().nullable(),
+    replyTo: z.uuid().nullable(),
+    pointsCharged: z.number().int(),
+    errorCode: z.string().nullable(),
+    superseded: z.boolean().meta({ description: 'Replaced by a regenerated reply or an edited turn; kept for the record' }),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'ChatMessage' });
+export type ChatMessageDto = z.infer<typeof chatMessageDto>;
+
+export const affinityDto = z.object({ score: z.number().int(), stage: z.string().nullable() });
+
+export const chatRoomDto = z
+  .object({
+    id: z.uuid(),
+    characterId: z.uuid(),
+    characterName: z.string(),
+    title: z.string(),
+    messageCount: z.number().int(),
+    affinity: affinityDto.nullable().meta({ description: "The character's affinity towards you in this room, when the character has an affinity system" }),
+    lastMessageAt: z.string().nullable(),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'ChatRoom' });
+export type ChatRoomDto = z.infer<typeof chatRoomDto>;
+
+export const createRoomInput = z.object({ characterId: z.uuid(), title: z.string().trim().min(1).max(100).optional() });
+
+export const sendMessageInput = z.object({
+  roomId: z.uuid(),
+  content: z.string().trim().min(1).max(4000),
+  clientMessageId: z.string().trim().min(8).max(64).regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "-" and "_"').meta({
+    description: 'Chosen by the client, unique per message: a resend after a dropped connection stores the message and generates the reply once',
+    example: 'c0a8012e-7f5b-4a57-9b1d-1d2f3e4a5b6c',
+  }),
+});
+export type SendMessageInput = z.infer<typeof sendMessageInput>;
+
+export const replyDone = z.object({
+  message: chatMessageDto,
+  usage: usageDto,
+  pointsCharged: z.number().int(),
+  balance: z.number().int().meta({ description: 'Your points after this reply' }),
+  affinity: affinityDto.nullable(),
+});
+export type ReplyDone = z.infer<typeof replyDone>;
+
+export const replyFailure = z.object({
+  messageId: z.uuid(),
+  roomId: z.uuid(),
+  code: z.string().meta({ description: 'cancelled, reply_timeout, answer_interrupted (the server shut down), answer_lost (the server generating it stopped), or the error\'s code' }),
+  message: z.string(),
+  offset: z.number().int().min(0),
+  pointsCharged: z.literal(0).meta({ description: 'A reply that did not complete costs nothing: its hold is released' }),
+});
+export type ReplyFailure = z.infer<typeof replyFailure>;
+
+export const replyDelta = z.object({ messageId: z.uuid(), roomId: z.uuid(), offset: z.number().int().min(0), text: z.string() });
+
+export const chatServerEvents = {
+  'message.delta': { summary: 'A piece of a reply at `offset` (UTF-16 units); apply it when offset equals the length you hold', schema: replyDelta },
+  'message.done': { summary: 'The reply is complete: the stored message, usage, points charged and your balance', schema: replyDone },
+  'message.error': { summary: 'The reply failed or was cancelled at this offset; its points were released', schema: replyFailure },
+  'message.created': { summary: 'A message was stored in one of your rooms (from any of your devices)', schema: chatMessageDto },
+  'typing.indicator': { summary: 'You are (or stopped) typing in a room on another of your devices', schema: z.object({ roomId: z.uuid(), typing: z.boolean() }) },
+};
