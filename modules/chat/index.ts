@@ -2,7 +2,10 @@
 // resumable replies priced in points.
 import { defineModule, type ModulePlatform } from '../../server/module.ts';
 import { chatMigrations } from '../../entities/migrations/chat/index.ts';
-import { characterRoutes } from '../../routes/chat/characters.ts';
+import { characterRoutes, galleryRoutes } from '../../routes/chat/characters.ts';
+import { worldSettingRoutes } from '../../routes/chat/worlds.ts';
+import { createGalleryService } from '../../services/chat/gallery.ts';
+import { createWorldSettingService } from '../../services/chat/worlds.ts';
 import { createCharacterService } from '../../services/chat/characters.ts';
 import { chatConfigSchema, type ChatConfig } from './config.ts';
 import { chatRoutes } from '../../routes/chat/rooms.ts';
@@ -22,6 +25,8 @@ export const chatModule = defineModule({
   createServices: (platform, config) => createChatServices(platform, config),
   routes: (api, chat) => {
     characterRoutes(api, { characters: chat.characters });
+    galleryRoutes(api, { gallery: chat.gallery });
+    worldSettingRoutes(api, { worlds: chat.worlds });
     chatRoutes(api, { rooms: chat.rooms, replies: chat.replies });
   },
   clientEvents: (chat) => chatEvents({ services: chat }),
@@ -47,7 +52,9 @@ function createChatServices(platform: ModulePlatform<typeof chatServerEvents>, c
     logTtlSeconds: config.CHAT_REPLY_LOG_SECONDS,
     onReplied: (roomId, character) => memory.schedule(roomId, character),
   });
-  return { config, characters, rooms, replies, memory };
+  const gallery = createGalleryService({ em, time, storage: platform.storage, pool: platform.pool, characters });
+  const worlds = createWorldSettingService({ em, time });
+  return { config, characters, rooms, replies, memory, gallery, worlds };
 }
 
 export type ChatServices = ReturnType<typeof createChatServices>;

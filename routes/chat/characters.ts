@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Api } from '../../server/http/route.ts';
 import { characterDto, characterListQuery, type CharacterService } from '../../services/chat/characters.ts';
 import { characterInput } from '../../services/chat/schemas.ts';
+import { galleryImageDto, MAX_IMAGE_BYTES, type GalleryService } from '../../services/chat/gallery.ts';
 
 const idParams = z.object({ id: z.uuid() });
 const page = z.object({ items: z.array(characterDto), nextCursor: z.string().nullable() });
@@ -46,5 +47,31 @@ export function characterRoutes(api: Api, deps: { characters: CharacterService }
     params: idParams, query: characterListQuery,
     responses: { 200: { description: 'A page', schema: page } },
     handler: async ({ auth, params, query }) => ({ body: await deps.characters.listByCreator(params.id, query, auth.userId) }),
+  });
+}
+
+// A character's image gallery: the creator uploads (the image's bytes as the body) and deletes.
+export function galleryRoutes(api: Api, deps: { gallery: GalleryService }): void {
+  api.route({
+    method: 'post', path: '/characters/:id/images', summary: 'Upload an image to a character of yours (JPEG, PNG or WebP as the request body, ≤ 10 MB, ≥ 512 px; cropped to 3:4, stored as WebP)',
+    tags: ['chat'], auth: 'user', params: idParams, rawBody: { maxBytes: MAX_IMAGE_BYTES, contentType: 'image/jpeg' },
+    responses: {
+      201: { description: 'The stored image, with expiring URLs', schema: galleryImageDto },
+      400: { description: 'Not an image we take (unsupported_format, too_small, corrupt_image…), naming `file`' },
+      409: { description: 'gallery_full' },
+      413: { description: 'Larger than 10 MB' },
+    },
+    handler: async ({ auth, params, rawBody }) => ({ status: 201, body: await deps.gallery.upload(auth.userId, params.id, rawBody!) }),
+  });
+  api.route({
+    method: 'get', path: '/characters/:id/images', summary: "A character's gallery, with expiring URLs", tags: ['chat'], auth: 'user', params: idParams,
+    responses: { 200: { description: 'The images in order', schema: z.object({ items: z.array(galleryImageDto) }) }, 404: { description: 'No such character you may see' } },
+    handler: async ({ auth, params }) => ({ body: { items: await deps.gallery.list(auth.userId, params.id) } }),
+  });
+  api.route({
+    method: 'delete', path: '/characters/:id/images/:imageId', summary: 'Delete an image of a character of yours', tags: ['chat'], auth: 'user',
+    params: z.object({ id: z.uuid(), imageId: z.uuid() }),
+    responses: { 204: { description: 'Deleted' }, 404: { description: 'No such image of yours' } },
+    handler: async ({ auth, params }) => deps.gallery.remove(auth.userId, params.id, params.imageId),
   });
 }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import sharp from 'sharp';
 import type { ApiNode } from '../../server/node.ts';
 import { newUser, request, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
 
@@ -103,5 +104,54 @@ describe('chat: characters', () => {
     const unknownWorld = await create(owner, { name: 'x', worldSettingId: crypto.randomUUID() });
     expect(unknownWorld.status).to.equal(400);
     expect(unknownWorld.body.errors[0].field).to.equal('worldSettingId');
+  });
+
+  describe('world settings', () => {
+    it('are public or their creator\'s own; a character using one counts it and takes its rules', async () => {
+      const world = await request(node, 'POST', '/world-settings', { token: owner.accessToken, body: { name: '항구 도시', rules: '밤에는 마법이 강해진다', isPublic: true } });
+      expect(world.status).to.equal(201);
+      const secret = await request(node, 'POST', '/world-settings', { token: owner.accessToken, body: { name: '비밀 세계' } });
+      expect((await request(node, 'GET', `/world-settings/${secret.body.id}`, { token: visitor.accessToken })).status).to.equal(404);
+      expect((await request(node, 'PUT', `/world-settings/${world.body.id}`, { token: visitor.accessToken, body: { name: 'x' } })).status).to.equal(404);
+      const listed = await request(node, 'GET', '/world-settings', { token: visitor.accessToken });
+      const ids = listed.body.items.map((w: { id: string }) => w.id);
+      expect(ids).to.include(world.body.id).and.not.include(secret.body.id);
+      // The visitor builds a character on the public world; using the owner's private one is refused.
+      expect((await create(visitor, { name: '항구의 선원', worldSettingId: world.body.id })).status).to.equal(201);
+      expect((await create(visitor, { name: '엿보기', worldSettingId: secret.body.id })).status).to.equal(400);
+      expect((await request(node, 'GET', `/world-settings/${world.body.id}`, { token: owner.accessToken })).body.usageCount).to.equal(1);
+      expect((await request(node, 'DELETE', `/world-settings/${world.body.id}`, { token: owner.accessToken })).status).to.equal(204);
+    });
+  });
+
+  describe('image gallery', () => {
+    const png = (w: number, h: number) => sharp({ create: { width: w, height: h, channels: 3, background: { r: 40, g: 90, b: 160 } } }).png().toBuffer();
+    // Signed storage URLs name the public base URL; the test node listens elsewhere.
+    const onNode = (url: string) => { const u = new URL(url); return fetch(`${node.url}${u.pathname}${u.search}`); };
+    const upload = (u: TestUser, id: string, bytes: Buffer) => fetch(`${node.url}/characters/${id}/images`, { method: 'POST', headers: { authorization: `Bearer ${u.accessToken}`, 'content-type': 'image/png' }, body: new Uint8Array(bytes) });
+
+    it('takes the creator\'s uploads through the image worker into storage, shows them with expiring URLs to whoever may see the character', async () => {
+      const { body: c } = await create(owner, { name: '갤러리 캐릭터' });
+      const res = await upload(owner, c.id, await png(900, 1000));
+      expect(res.status).to.equal(201);
+      const image = (await res.json()) as { id: string; width: number; height: number };
+      expect(image).to.include({ width: 750, height: 1000 }); // the largest centred 3:4 box
+      const listed = await request(node, 'GET', `/characters/${c.id}/images`, { token: visitor.accessToken });
+      expect(listed.body.items.map((i: { id: string }) => i.id)).to.deep.equal([image.id]);
+      const served = await onNode(listed.body.items[0].url);
+      expect(served.status).to.equal(200);
+      expect((await sharp(Buffer.from(await served.arrayBuffer())).metadata()).format).to.equal('webp');
+      expect((await upload(visitor, c.id, await png(900, 1000))).status).to.equal(404);
+      const junk = await upload(owner, c.id, Buffer.from('not an image at all'));
+      expect(junk.status).to.equal(400);
+      expect(((await junk.json()) as { errors: { field: string }[] }).errors[0].field).to.equal('file');
+      const small = await upload(owner, c.id, await png(100, 100));
+      expect(((await small.json()) as { code: string }).code).to.equal('too_small');
+      expect((await request(node, 'DELETE', `/characters/${c.id}/images/${image.id}`, { token: visitor.accessToken })).status).to.equal(404);
+      expect((await request(node, 'DELETE', `/characters/${c.id}/images/${image.id}`, { token: owner.accessToken })).status).to.equal(204);
+      expect((await onNode(listed.body.items[0].url)).status).to.equal(404);
+      const hidden = await create(owner, { name: '비공개 갤러리', isPublic: false });
+      expect((await request(node, 'GET', `/characters/${hidden.body.id}/images`, { token: visitor.accessToken })).status).to.equal(404);
+    });
   });
 });
