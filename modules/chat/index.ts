@@ -2,18 +2,19 @@
 // resumable replies priced in points.
 import { defineModule, type ModulePlatform } from '../../server/module.ts';
 import { chatMigrations } from '../../entities/migrations/chat/index.ts';
-import { characterRoutes, galleryRoutes } from '../../routes/chat/characters.ts';
-import { worldSettingRoutes } from '../../routes/chat/worlds.ts';
-import { createGalleryService } from '../../services/chat/gallery.ts';
-import { createWorldSettingService } from '../../services/chat/worlds.ts';
-import { createCharacterService } from '../../services/chat/characters.ts';
-import { chatConfigSchema, type ChatConfig } from './config.ts';
-import { chatRoutes } from '../../routes/chat/rooms.ts';
 import { chatEvents } from '../../realtime/chat.ts';
+import { cardRoutes, characterRoutes, galleryRoutes } from '../../routes/chat/characters.ts';
+import { chatRoutes } from '../../routes/chat/rooms.ts';
+import { worldSettingRoutes } from '../../routes/chat/worlds.ts';
+import { createCharacterService } from '../../services/chat/characters.ts';
+import { createGalleryService } from '../../services/chat/gallery.ts';
+import { createLoreScanner } from '../../services/chat/lore.ts';
 import { createMemorySummarizer } from '../../services/chat/memory.ts';
 import { createReplyService } from '../../services/chat/replies.ts';
 import { createRoomService } from '../../services/chat/rooms.ts';
 import { chatServerEvents } from '../../services/chat/schemas.ts';
+import { createWorldSettingService } from '../../services/chat/worlds.ts';
+import { chatConfigSchema, type ChatConfig } from './config.ts';
 
 export const chatModule = defineModule({
   name: 'chat',
@@ -24,6 +25,7 @@ export const chatModule = defineModule({
   serverEvents: chatServerEvents,
   createServices: (platform, config) => createChatServices(platform, config),
   routes: (api, chat) => {
+    cardRoutes(api, { characters: chat.characters });
     characterRoutes(api, { characters: chat.characters });
     galleryRoutes(api, { gallery: chat.gallery });
     worldSettingRoutes(api, { worlds: chat.worlds });
@@ -50,6 +52,7 @@ function createChatServices(platform: ModulePlatform<typeof chatServerEvents>, c
     pricing: { mode: config.CHAT_PRICE_MODE, replyPoints: config.CHAT_REPLY_POINTS, pointsPer1kTokens: config.CHAT_POINTS_PER_1K_TOKENS, modelPoints: config.CHAT_MODEL_POINTS_JSON ?? {} },
     maxReplySeconds: config.CHAT_MAX_REPLY_SECONDS,
     logTtlSeconds: config.CHAT_REPLY_LOG_SECONDS,
+    scanLore: createLoreScanner({ llm: platform.llm, logger }),
     onReplied: (roomId, character) => memory.schedule(roomId, character),
   });
   const gallery = createGalleryService({ em, time, storage: platform.storage, pool: platform.pool, characters });

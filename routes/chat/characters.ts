@@ -5,6 +5,7 @@ import type { Api } from '../../server/http/route.ts';
 import { characterDto, characterListQuery, type CharacterService } from '../../services/chat/characters.ts';
 import { characterInput } from '../../services/chat/schemas.ts';
 import { galleryImageDto, MAX_IMAGE_BYTES, type GalleryService } from '../../services/chat/gallery.ts';
+import { CARD_LIMITS } from '../../services/chat/cards.ts';
 
 const idParams = z.object({ id: z.uuid() });
 const page = z.object({ items: z.array(characterDto), nextCursor: z.string().nullable() });
@@ -73,5 +74,31 @@ export function galleryRoutes(api: Api, deps: { gallery: GalleryService }): void
     params: z.object({ id: z.uuid(), imageId: z.uuid() }),
     responses: { 204: { description: 'Deleted' }, 404: { description: 'No such image of yours' } },
     handler: async ({ auth, params }) => deps.gallery.remove(auth.userId, params.id, params.imageId),
+  });
+}
+
+// Community character cards: import (V2/V3 JSON or a card PNG as the body) and export.
+export function cardRoutes(api: Api, deps: { characters: CharacterService }): void {
+  api.route({
+    method: 'post', path: '/characters/import',
+    summary: 'Import a Character Card V2 or V3 (JSON, or PNG with the card in its chara/ccv3 tEXt chunk) as a new character of yours; its lorebook becomes the character\'s',
+    tags: ['chat'], auth: 'user', rawBody: { maxBytes: CARD_LIMITS.fileBytes, contentType: 'application/octet-stream' },
+    responses: {
+      201: { description: 'The character, and what was imported but will not take effect here', schema: z.object({ character: characterDto, spec: z.string(), warnings: z.array(z.object({ field: z.string(), message: z.string() })) }) },
+      400: { description: 'Not a valid card (invalid_card, unsupported_card_spec, unsupported_card_format…), naming the field; nothing stored' },
+      413: { description: 'Larger than 20 MB' },
+    },
+    handler: async ({ auth, rawBody, ctx }) => ({ status: 201, body: await deps.characters.importCard(auth.userId, rawBody!, ctx.get('content-type') || undefined) }),
+  });
+
+  api.route({
+    method: 'get', path: '/characters/:id/export', summary: 'A character of yours as a Character Card: V2 or V3 JSON, or a PNG carrying both', tags: ['chat'], auth: 'user',
+    params: idParams, query: z.object({ format: z.enum(['v2', 'v3', 'png']).default('v3') }),
+    responses: { 200: { description: 'The card (application/json, or image/png for format=png)' }, 404: { description: 'No such character of yours' } },
+    handler: async ({ auth, params, query }) => {
+      const card = await deps.characters.exportCard(auth.userId, params.id, query.format);
+      if (Buffer.isBuffer(card)) return { body: card, headers: { 'Content-Type': 'image/png', 'Content-Disposition': `attachment; filename="character-${params.id}.png"` } };
+      return { body: card };
+    },
   });
 }

@@ -5,7 +5,8 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import { cursorCodec } from '../cursor.ts';
-import { AppError, notFound } from '../errors.ts';
+import { AppError, notFound, type FieldIssue } from '../errors.ts';
+import { exportCard, parseCard, type CardFormat, type CardV2, type CardV3 } from './cards.ts';
 import type { TimeFormatter } from '../time.ts';
 import { inTransaction, type Em } from '../transaction.ts';
 import { clientInstant } from '../time.ts';
@@ -275,7 +276,24 @@ export function createCharacterService(deps: { em: Em; time: TimeFormatter }) {
     return page(where, [creatorId], q, viewerId);
   }
 
-  return { create, update, remove, get, forChat, listPublic, listByCreator };
+  // A community character card (V2/V3 JSON, or PNG with the card in its tEXt chunk) becomes a
+  // character of the importer's; nothing is stored unless the whole card is valid. `warnings` are
+  // what was kept but will not take effect here (regex keys, decorators).
+  async function importCard(userId: string, bytes: Buffer, contentType: string | undefined): Promise<{ character: CharacterDto; warnings: FieldIssue[]; spec: string }> {
+    const card = parseCard({ bytes, contentType, field: 'body' });
+    const character = await create(userId, card.character, card.extensions);
+    return { character, warnings: card.warnings, spec: card.spec };
+  }
+
+  // The creator's character as a card: the card carries its prompts and lorebook, so it is theirs only.
+  async function exportCharacterCard(userId: string, characterId: string, format: CardFormat): Promise<CardV2 | CardV3 | Buffer> {
+    const db = em.fork();
+    const row = await ownRow(db, characterId, userId);
+    const input = toInput(row, (await examplesOf(db, [row.id])).get(row.id) ?? []);
+    return exportCard({ ...input, extensions: row.card_extensions }, format);
+  }
+
+  return { create, update, remove, get, forChat, listPublic, listByCreator, importCard, exportCard: exportCharacterCard };
 }
 
 export type CharacterService = ReturnType<typeof createCharacterService>;

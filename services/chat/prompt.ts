@@ -3,19 +3,15 @@
 // messages and the last `memoryLength` messages verbatim. Pure: the caller loads what it needs.
 import type { ChatMessage } from '../../integrations/llm/index.ts';
 import type { Character } from './characters.ts';
+import type { LorebookPlacement } from './lorebook.ts';
 
 // Lore placed by the lorebook scan (services/chat/lorebook.ts placeEntries).
-export type PlacedLore = {
-  beforeChar: string[];
-  afterChar: string[];
-  beforeExamples: string[];
-  afterExamples: string[];
-  atDepth: { depth: number; content: string }[];
-};
+export type PlacedLore = LorebookPlacement;
 
 export const NO_LORE: PlacedLore = { beforeChar: [], afterChar: [], beforeExamples: [], afterExamples: [], atDepth: [] };
 
-export type MemoryMessage = { senderType: 'user' | 'character'; content: string };
+// `seq` orders messages in the room (the lorebook's cooldowns count in it).
+export type MemoryMessage = { senderType: 'user' | 'character'; content: string; seq: number };
 
 export type PromptInput = {
   character: Character;

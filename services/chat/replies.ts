@@ -111,14 +111,14 @@ export function createReplyService(deps: ReplyDeps) {
 
   async function recentMessages(db: Em, room: RoomRow, limit: number, except: string[]): Promise<MemoryMessage[]> {
     if (limit === 0) return [];
-    const rows = await db.execute<{ sender_type: 'user' | 'character'; content: string }[]>(
-      `select sender_type, content from (
+    const rows = await db.execute<{ seq: string; sender_type: 'user' | 'character'; content: string }[]>(
+      `select seq, sender_type, content from (
          select seq, sender_type, content from chat_messages
           where room_id = ? and superseded_at is null and status = 'done' and content <> '' and id <> all(?::uuid[])
           order by seq desc limit ?) m order by seq`,
       [room.id, `{${except.join(',')}}`, limit],
     );
-    return rows.map((r) => ({ senderType: r.sender_type, content: r.content }));
+    return rows.map((r) => ({ senderType: r.sender_type, content: r.content, seq: Number(r.seq) }));
   }
 
   async function findSent(db: Em, roomId: string, clientMessageId: string): Promise<{ user: MessageRow; reply: MessageRow | undefined } | null> {
@@ -166,7 +166,7 @@ export function createReplyService(deps: ReplyDeps) {
     const s = character.settings;
     // The turn being replaced (a regenerate or an edit) is not part of its replacement's memory.
     const earlier = await recentMessages(db, room, s.useMemory ? s.memoryLength : 0, turn.supersede ?? []);
-    const memory: MemoryMessage[] = turn.replyTo ? earlier : [...earlier, { senderType: 'user', content: turn.content }];
+    const memory: MemoryMessage[] = turn.replyTo ? earlier : [...earlier, { senderType: 'user', content: turn.content, seq: room.message_count + 1 }];
     const delta = character.input.hasAffinitySystem && !turn.replyTo ? affinityDelta(turn.content, character.input.affinityRules) : 0;
     const score = room.affinity + delta;
     const affinity = character.input.hasAffinitySystem ? { score, stage: affinityStage(score, character.input.affinityStages) } : null;

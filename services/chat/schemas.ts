@@ -46,6 +46,51 @@ export const lorebook = z.object({
 });
 export type Lorebook = z.infer<typeof lorebook>;
 
+// A room's lorebook state between scans (services/chat/lorebook.ts). One map serves both timed
+// rules: its value is the cooldown's start, and having a key at all is what enabledBy asks.
+export const lorebookState = z.object({
+  lastHitAt: z.record(z.string(), z.number().int().min(-1)).default({}).meta({
+    description: 'Entry id → index of the newest message of the scan that last injected it (-1: a scan of an empty room)',
+  }),
+});
+export type LorebookState = z.infer<typeof lorebookState>;
+
+// Why an entry was injected: what an AI message records for each entry of its prompt.
+const secondaryKeyMatch = z.object({
+  logic: z.enum(SELECTIVE_LOGIC),
+  matched: z.array(z.string()).meta({ description: 'Secondary keys found in the scanned text' }),
+  missing: z.array(z.string()).meta({ description: 'Secondary keys not found' }),
+});
+export const lorebookActivation = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('constant') }),
+  z.object({
+    kind: z.literal('keyword'),
+    key: z.string(),
+    messageIndex: z.number().int().meta({ description: 'The newest scanned message the key was found in' }),
+    secondary: secondaryKeyMatch.optional(),
+  }),
+  z.object({
+    kind: z.literal('recursive'),
+    key: z.string(),
+    via: z.string().meta({ description: 'The injected entry whose content holds the key' }),
+    step: z.number().int().min(1).meta({ description: '1: found in an entry injected from the messages; 2: in one injected at step 1; …' }),
+    secondary: secondaryKeyMatch.optional(),
+  }),
+  z.object({ kind: z.literal('semantic'), score: z.number().meta({ description: "Cosine similarity of the entry's content to the recent messages" }) }),
+]);
+export type LorebookActivation = z.infer<typeof lorebookActivation>;
+
+export const lorebookInjection = z.object({
+  id: z.string(),
+  name: z.string().optional(),
+  position: z.enum(LOREBOOK_POSITIONS),
+  depth: z.number().int(),
+  insertionOrder: z.number().int(),
+  tokens: z.number().int().min(0),
+  reason: lorebookActivation,
+});
+export type LorebookInjection = z.infer<typeof lorebookInjection>;
+
 // ---- Characters ----
 
 export const affinityStage = z.object({ name: text(50).min(1), minScore: z.number().int().min(-1000).max(1000), description: text(1000).optional() });

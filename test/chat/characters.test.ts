@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fs from 'node:fs';
 import sharp from 'sharp';
 import type { ApiNode } from '../../server/node.ts';
 import { newUser, request, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
@@ -152,6 +153,58 @@ describe('chat: characters', () => {
       expect((await onNode(listed.body.items[0].url)).status).to.equal(404);
       const hidden = await create(owner, { name: '비공개 갤러리', isPublic: false });
       expect((await request(node, 'GET', `/characters/${hidden.body.id}/images`, { token: visitor.accessToken })).status).to.equal(404);
+    });
+  });
+
+  describe('character cards', () => {
+    const importCard = (u: TestUser, bytes: Buffer, contentType: string) =>
+      fetch(`${node.url}/characters/import`, { method: 'POST', headers: { authorization: `Bearer ${u.accessToken}`, 'content-type': contentType }, body: new Uint8Array(bytes) });
+    const exported = async (u: TestUser, id: string, format: string) => {
+      const res = await fetch(`${node.url}/characters/${id}/export?format=${format}`, { headers: { authorization: `Bearer ${u.accessToken}` } });
+      return { status: res.status, type: res.headers.get('content-type'), bytes: Buffer.from(await res.arrayBuffer()) };
+    };
+    const mine = async (u: TestUser) => (await request(node, 'GET', `/users/${u.id}/characters?limit=50`, { token: u.accessToken })).body.items.length;
+
+    it('imports a V2 card with its lorebook, and exports V2, V3 and PNG that import back to the same character', async () => {
+      const creator = await newUser(node);
+      const res = await importCard(creator, fs.readFileSync('test/fixtures/cards/v2-sillytavern.json'), 'application/json');
+      expect(res.status).to.equal(201);
+      const imported = (await res.json()) as { character: { id: string; lorebook: { entries: unknown[] } } & Record<string, unknown>; spec: string };
+      expect(imported.spec).to.equal('chara_card_v2');
+      expect(imported.character.lorebook.entries.length).to.be.greaterThan(0);
+      const strip = (c: Record<string, unknown>) => {
+        const { id: _i, createdAt: _c, updatedAt: _u, creatorId: _r, ...rest } = c;
+        return rest;
+      };
+      for (const [format, type] of [['v2', 'application/json'], ['v3', 'application/json'], ['png', 'image/png']] as const) {
+        const card = await exported(creator, imported.character.id, format);
+        expect(card.status).to.equal(200);
+        expect(card.type).to.include(type);
+        const again = await importCard(creator, card.bytes, type);
+        expect(again.status, format).to.equal(201);
+        expect(strip(((await again.json()) as { character: Record<string, unknown> }).character), format).to.deep.equal(strip(imported.character));
+      }
+      // The card carries the prompts and lorebook: its creator's only.
+      expect((await exported(visitor, imported.character.id, 'v3')).status).to.equal(404);
+    });
+
+    it('refuses a malformed or hostile card with 400 naming the field, storing nothing', async () => {
+      const creator = await newUser(node);
+      const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer();
+      const cases: [Buffer, string][] = [
+        [png, 'image/png'], // a PNG without a card
+        [png.subarray(0, 20), 'image/png'], // truncated
+        [Buffer.from('{"spec":"chara_card_v9","data":{}}'), 'application/json'],
+        [Buffer.from('{"spec":"chara_card_v2","spec_version":"2.0","data":{"name":""}}'), 'application/json'],
+        [Buffer.from('not json'), 'application/json'],
+      ];
+      for (const [bytes, type] of cases) {
+        const res = await importCard(creator, bytes, type);
+        expect(res.status, bytes.subarray(0, 40).toString('latin1')).to.equal(400);
+        const body = (await res.json()) as { code: string };
+        expect(body.code).to.be.oneOf(['invalid_card', 'unsupported_card_spec', 'unsupported_card_format', 'validation_failed']);
+      }
+      expect(await mine(creator)).to.equal(0);
     });
   });
 });

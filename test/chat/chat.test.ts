@@ -205,6 +205,35 @@ describe('chat: rooms and streamed replies priced in points', function () {
     expect(row).to.deep.equal({ status: 'failed', content: '반쯤 쓴' });
   });
 
+  it('injects lorebook entries a message triggers, records which and why, and keeps the room\'s lorebook state', async () => {
+    const user = await newUser(a);
+    await credit(user, 100);
+    const lorebook = {
+      scanDepth: 2,
+      entries: [
+        { id: 'lighthouse', keys: ['등대'], content: 'LORE-LIGHTHOUSE: 등대지기는 밤마다 책을 읽는다.', cooldown: 3 },
+        { id: 'always', constant: true, content: 'LORE-ALWAYS: 도서관은 밤에만 연다.' },
+        { id: 'secret', keys: ['지하'], enabledBy: ['lighthouse'], content: 'LORE-SECRET: 지하 서고가 있다.' },
+      ],
+    };
+    const c = await request(a, 'POST', '/characters', { token: user.accessToken, body: { name: '사서', lorebook } });
+    const room = (await request(a, 'POST', '/chat/rooms', { token: user.accessToken, body: { characterId: c.body.id } })).body;
+    const say = async (content: string) => {
+      const res = await request(a, 'POST', '/chat/messages', { token: user.accessToken, body: { roomId: room.id, content, clientMessageId: crypto.randomUUID() } });
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      const prompt = JSON.stringify(openai.requests.filter((r) => r.path === '/v1/chat/completions').at(-1)!.body);
+      const context = (await request(a, 'GET', `/chat/messages/${res.body.reply.message.id}/context`, { token: user.accessToken })).body.context;
+      return { prompt, injected: context.lore.injected.map((i: { id: string; reason: { kind: string } }) => `${i.id}:${i.reason.kind}`) };
+    };
+    // 지하 is named, but its entry waits for the lighthouse entry's first hit.
+    const first = await say('지하에 뭐가 있나요? 등대 이야기도 해 주세요');
+    expect(first.injected).to.have.members(['always:constant', 'lighthouse:keyword']);
+    expect(first.prompt).to.include('LORE-LIGHTHOUSE').and.include('LORE-ALWAYS').and.not.include('LORE-SECRET');
+    const second = await say('지하 서고 말인데요, 등대는요?');
+    expect(second.injected).to.include('secret:keyword').and.not.include('lighthouse:keyword');
+    expect(second.prompt).to.include('LORE-SECRET').and.not.include('LORE-LIGHTHOUSE');
+  });
+
   it('tells your other devices that you are typing, and refuses rooms that are not yours', async () => {
     const room = await openRoom(u);
     const phone = connectSocket(a, '/chat', { token: u.accessToken });
