@@ -347,7 +347,7 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
     logger: ctx.logger,
   });
   const modules = ctx.modules.map((def) => {
-    const handle = modulePlatform(ctx, def, { realtime, payments, subscriptions, notifications, sms, revenuecatSandbox, streams, points });
+    const handle = modulePlatform(ctx, def, { realtime, payments, subscriptions, notifications, sms, revenuecatSandbox, streams, points, webhooks: platform.webhooks });
     const services: unknown = def.createServices(handle, ctx.config.modules[def.name] as never);
     moduleServices.set(def.name, services);
     return { def, services, platform: handle };
@@ -367,7 +367,7 @@ export function moduleServices<S>(services: Services, def: { name: string; creat
 function modulePlatform(
   ctx: AppContext,
   def: AnyModule,
-  shared: Pick<ModulePlatform, 'payments' | 'subscriptions' | 'notifications' | 'sms' | 'revenuecatSandbox' | 'points'> & { realtime: RealtimePort; streams: ResumableStreams },
+  shared: Pick<ModulePlatform, 'payments' | 'subscriptions' | 'notifications' | 'sms' | 'revenuecatSandbox' | 'points' | 'webhooks'> & { realtime: RealtimePort; streams: ResumableStreams },
 ): ModulePlatform {
   const types = def.notificationTypes ?? {};
   const { notifications } = shared;
@@ -387,6 +387,7 @@ function modulePlatform(
     storage: ctx.storage,
     payments: shared.payments,
     points: shared.points,
+    webhooks: shared.webhooks,
     subscriptions: shared.subscriptions,
     revenuecat: ctx.revenuecat,
     notify: (userId: string, input: ModuleNotifyInput) => {

@@ -34,6 +34,7 @@ import type { Em } from '../services/transaction.ts';
 import type { WorkerPool, WorkerTask } from '../workers/pool.ts';
 import type { ModuleStreams } from '../services/streams/resumableStreams.ts';
 import type { PointsWallet } from '../services/billing/points.ts';
+import type { WebhookService } from '../services/billing/webhooks.ts';
 
 // A payment product a module sells: upserted at every start, so a price change reaches every
 // environment. Every product needs its module's payments.onPaid.
@@ -61,6 +62,8 @@ export type ModulePlatform<E extends ServerEventSpecs = ServerEventSpecs> = {
   payments: PaymentService;
   // The points wallet (services/billing/points.ts): credit packs in a payment handler, spend or reserve and settle.
   points: PointsWallet;
+  // The node's one webhook service, for a module that also takes a provider's webhook at a path of its own.
+  webhooks: WebhookService;
   subscriptions: SubscriptionService;
   revenuecat: RevenueCatClient;
   // notify() for this module's declared notification types only; notifications for the rest.

@@ -4,12 +4,14 @@ import { defineModule, type ModulePlatform } from '../../server/module.ts';
 import { chatMigrations } from '../../entities/migrations/chat/index.ts';
 import { chatEvents } from '../../realtime/chat.ts';
 import { cardRoutes, characterRoutes, galleryRoutes } from '../../routes/chat/characters.ts';
+import { pointPackRoutes } from '../../routes/chat/payments.ts';
 import { chatRoutes } from '../../routes/chat/rooms.ts';
 import { worldSettingRoutes } from '../../routes/chat/worlds.ts';
 import { createCharacterService } from '../../services/chat/characters.ts';
 import { createGalleryService } from '../../services/chat/gallery.ts';
 import { createLoreScanner } from '../../services/chat/lore.ts';
 import { createMemorySummarizer } from '../../services/chat/memory.ts';
+import { chatPointPacks, createPointPackService } from '../../services/chat/pointPacks.ts';
 import { createReplyService } from '../../services/chat/replies.ts';
 import { createRoomService } from '../../services/chat/rooms.ts';
 import { chatServerEvents } from '../../services/chat/schemas.ts';
@@ -30,8 +32,12 @@ export const chatModule = defineModule({
     galleryRoutes(api, { gallery: chat.gallery });
     worldSettingRoutes(api, { worlds: chat.worlds });
     chatRoutes(api, { rooms: chat.rooms, replies: chat.replies });
+    pointPackRoutes(api, { pointPacks: chat.pointPacks });
   },
   clientEvents: (chat) => chatEvents({ services: chat }),
+  products: chatPointPacks,
+  // Point packs credit the wallet in the payment's transaction (services/chat/pointPacks.ts).
+  payments: { onPaid: (chat, tx, payment) => chat.pointPacks.onPaid(tx, payment), onRefunded: (chat, tx, payment, amount) => chat.pointPacks.onRefunded(tx, payment, amount) },
 });
 
 function createChatServices(platform: ModulePlatform<typeof chatServerEvents>, config: ChatConfig) {
@@ -55,9 +61,13 @@ function createChatServices(platform: ModulePlatform<typeof chatServerEvents>, c
     scanLore: createLoreScanner({ llm: platform.llm, logger }),
     onReplied: (roomId, character) => memory.schedule(roomId, character),
   });
+  const pointPacks = createPointPackService({
+    em, clock: platform.clock, logger, points: platform.points, payments: platform.payments,
+    signingSecret: platform.config.URL_SIGNING_SECRET, toss: { configured: Boolean(platform.config.TOSS_SECRET_KEY) }, webhooks: platform.webhooks,
+  });
   const gallery = createGalleryService({ em, time, storage: platform.storage, pool: platform.pool, characters });
   const worlds = createWorldSettingService({ em, time });
-  return { config, characters, rooms, replies, memory, gallery, worlds };
+  return { config, characters, rooms, replies, memory, pointPacks, gallery, worlds };
 }
 
 export type ChatServices = ReturnType<typeof createChatServices>;

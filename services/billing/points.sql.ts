@@ -61,3 +61,10 @@ export const POINTS_SUMMARY = `
      and created_at >= (?::date)::timestamp at time zone ?
      and created_at < ((?::date) + 1)::timestamp at time zone ?
    group by type`;
+
+// Totals per reference id and entry type: what a payment credited, what a reply spent.
+export const POINTS_TOTALS_BY_REFERENCE = `
+  select reference_id, type, sum(amount)::bigint as total
+    from point_transactions
+   where user_id = ? and reference_type = ? and reference_id = any(?::text[])
+   group by reference_id, type`;

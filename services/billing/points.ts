@@ -21,7 +21,7 @@ import type { Clock, TimeFormatter } from '../time.ts';
 import { inTransaction, isUniqueViolation, type Em } from '../transaction.ts';
 import {
   POINTS_BY_KEY, POINTS_ENSURE_WALLET, POINTS_EXPIRED_RESERVATIONS, POINTS_MOVE, POINTS_PAGE, POINTS_RESERVATION_CLOSE, POINTS_RESERVATION_GET,
-  POINTS_RESERVATION_INSERT, POINTS_SET_AND_LOG, POINTS_SUMMARY, POINTS_WALLET, POINTS_WALLET_FOR_UPDATE,
+  POINTS_RESERVATION_INSERT, POINTS_SET_AND_LOG, POINTS_SUMMARY, POINTS_TOTALS_BY_REFERENCE, POINTS_WALLET, POINTS_WALLET_FOR_UPDATE,
 } from './points.sql.ts';
 
 export const POINT_ENTRY_TYPES = ['credit', 'bonus', 'spend', 'reserve', 'release', 'reversal', 'debt_payment', 'adjustment'] as const;
@@ -263,7 +263,17 @@ export function createPointsWallet(deps: { em: Em; time: TimeFormatter; clock: C
     return { byType, credited: sum('credit', 'bonus'), spent: -sum('spend', 'reserve', 'release') };
   }
 
-  return { balance, spend, credit, reverse, reserve, settle, release, releaseExpired, transactions, summary };
+  // The ledger's totals per reference id and entry type (e.g. what each payment credited), read in
+  // the caller's transaction when given.
+  async function totalsByReference(userId: string, referenceType: string, ids: string[], tx?: Em): Promise<Map<string, Partial<Record<PointEntryType, number>>>> {
+    const totals = new Map<string, Partial<Record<PointEntryType, number>>>();
+    if (ids.length === 0) return totals;
+    const rows = await (tx ?? em.fork()).execute<{ reference_id: string; type: PointEntryType; total: string }[]>(POINTS_TOTALS_BY_REFERENCE, [userId, referenceType, `{${ids.map((i) => `"${i.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`]);
+    for (const r of rows) totals.set(r.reference_id, { ...totals.get(r.reference_id), [r.type]: Number(r.total) });
+    return totals;
+  }
+
+  return { balance, spend, credit, reverse, reserve, settle, release, releaseExpired, transactions, summary, totalsByReference };
 }
 
 export type PointsWallet = ReturnType<typeof createPointsWallet>;
