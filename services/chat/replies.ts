@@ -156,16 +156,13 @@ export function createReplyService(deps: ReplyDeps) {
     return startTurn(userId, room, character, { content: input.content, clientMessageId: input.clientMessageId, holdKey: `chat-reply:${room.id}:${input.clientMessageId}` });
   }
 
-  // Stores the user message (unless `replyTo` names one already stored: a regenerate) and the reply
-  // row, holds the points, and starts the reply.
-  async function startTurn(
-    userId: string, room: RoomRow, character: Character,
-    turn: { content: string; clientMessageId?: string; replyTo?: MessageRow; holdKey: string; supersede?: string[] },
-  ): Promise<SentMessage> {
-    const db = em.fork();
+  // Everything a reply's prompt is made of, from the room and its character: memory (the last
+  // memoryLength current messages and the summary), the affinity after this message, the lorebook
+  // scan, the assembled messages, the model, and the most the reply can cost.
+  async function preparePrompt(room: RoomRow, character: Character, turn: { content: string; replyTo?: MessageRow; supersede?: string[] }) {
     const s = character.settings;
     // The turn being replaced (a regenerate or an edit) is not part of its replacement's memory.
-    const earlier = await recentMessages(db, room, s.useMemory ? s.memoryLength : 0, turn.supersede ?? []);
+    const earlier = await recentMessages(em.fork(), room, s.useMemory ? s.memoryLength : 0, turn.supersede ?? []);
     const memory: MemoryMessage[] = turn.replyTo ? earlier : [...earlier, { senderType: 'user', content: turn.content, seq: room.message_count + 1 }];
     const delta = character.input.hasAffinitySystem && !turn.replyTo ? affinityDelta(turn.content, character.input.affinityRules) : 0;
     const score = room.affinity + delta;
@@ -173,7 +170,16 @@ export function createReplyService(deps: ReplyDeps) {
     const scan = deps.scanLore ? await deps.scanLore({ character, room, recent: memory }) : { lore: NO_LORE, context: { injected: [], skipped: [], tokens: 0 }, state: room.lorebook_state };
     const messages = assemblePrompt({ character, lore: scan.lore, affinity, summary: room.summary, recent: memory });
     const model = modelOf(character);
-    const hold = price(model, countChatTokens(messages) + s.maxTokens);
+    return { memory, delta, affinity, scan, messages, model, hold: price(model, countChatTokens(messages) + s.maxTokens) };
+  }
+
+  // Stores the user message (unless `replyTo` names one already stored: a regenerate) and the reply
+  // row, holds the points, and starts the reply.
+  async function startTurn(
+    userId: string, room: RoomRow, character: Character,
+    turn: { content: string; clientMessageId?: string; replyTo?: MessageRow; holdKey: string; supersede?: string[] },
+  ): Promise<SentMessage> {
+    const { memory, delta, affinity, scan, messages, model, hold } = await preparePrompt(room, character, turn);
     const userMessageId = turn.replyTo?.id ?? crypto.randomUUID();
     const replyId = crypto.randomUUID();
     // Too few points: refused here, before anything is stored or generated.
@@ -200,7 +206,7 @@ export function createReplyService(deps: ReplyDeps) {
           `insert into chat_messages (id, room_id, seq, sender_type, content, status, reply_to, context, model, reservation_id) values (?, ?, ?, 'character', '', 'streaming', ?, ?, ?, ?) returning ${MESSAGE_COLUMNS}`,
           [replyId, room.id, ++seq, user.id, JSON.stringify(context), model, reservation?.id ?? null],
         );
-        await tx.execute(`update chat_rooms set message_count = ?, last_message_at = now(), affinity = ?, lorebook_state = ? where id = ?`, [seq, score, JSON.stringify(scan.state), room.id]);
+        await tx.execute(`update chat_rooms set message_count = ?, last_message_at = now(), affinity = ?, lorebook_state = ? where id = ?`, [seq, affinity?.score ?? room.affinity, JSON.stringify(scan.state), room.id]);
         return { user, reply };
       });
     } catch (err) {
@@ -324,7 +330,7 @@ export function createReplyService(deps: ReplyDeps) {
     return { messageId: message.id, context: message.context ?? null };
   }
 
-  return { send, regenerate, editLast, cancel, resume, context, runningCount: replies.runningCount };
+  return { send, regenerate, editLast, cancel, resume, context, preparePrompt, runningCount: replies.runningCount };
 }
 
 export type ReplyService = ReturnType<typeof createReplyService>;
