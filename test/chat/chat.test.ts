@@ -98,7 +98,7 @@ describe('chat: rooms and streamed replies priced in points', function () {
     const requestsBefore = openai.requests.length;
     const res = await request(a, 'POST', '/chat/messages', { token: poor.accessToken, body: { roomId: room.id, content: '안녕', clientMessageId: crypto.randomUUID() } });
     expect(res.status).to.equal(402);
-    expect(res.body).to.include({ code: 'insufficient_points', balance: 5, required: 10 });
+    expect(res.body).to.include({ code: 'insufficient_points', title: 'Payment Required', balance: 5, required: 10 });
     expect((await request(a, 'GET', `/chat/rooms/${room.id}/messages`, { token: poor.accessToken })).body.items).to.have.length(1);
     expect(openai.requests.length).to.equal(requestsBefore);
   });
