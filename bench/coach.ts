@@ -7,17 +7,16 @@
 //      cache), emit `ask` → `answer.done`;
 //   4. 200 concurrent streams keep the event-loop lag p99 < 50 ms.
 //
-// The node's OpenAI base URL points at a small upstream in this file. It answers chat completions
-// itself, in OpenAI's streaming wire format, pacing the chunks and recording when each was written
-// (test/fakes/openai.ts streams without pauses or write times); every other request (the
-// embeddings of ingestion and retrieval) it forwards to the fake OpenAI server, also in this process.
+// The node's OpenAI base URL points at a small upstream (bench/upstream.ts, shared with
+// bench/chat.ts). It answers chat completions itself, in OpenAI's streaming wire format, pacing the
+// chunks and recording when each was written (test/fakes/openai.ts streams without pauses or write
+// times); every other request (the embeddings of ingestion and retrieval) it forwards to the fake
+// OpenAI server, also in this process.
 //
 // Client, server and upstream share this process and its event loop: client-side decoding counts
 // as server lag and is part of every latency here.
 //
 //   node bench/coach.ts [--streams 200] [--chunks 50] [--interval 5] [--relay-asks 10] [--asks 100]
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -26,8 +25,9 @@ import { loadConfig } from '../server/config.ts';
 import { startApiNode } from '../server/node.ts';
 import { moduleServices } from '../server/context.ts';
 import { coachModule } from '../modules/coach/index.ts';
-import { startFakeOpenAi, type FakeOpenAi } from '../test/fakes/openai.ts';
+import { startFakeOpenAi } from '../test/fakes/openai.ts';
 import { benchApiEnv, mapLimited, percentile, registerBenchUser, type BenchUser } from './support.ts';
+import { chunkOffsets, startUpstream } from './upstream.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -61,9 +61,6 @@ setTimeout(() => {
   process.exit(1);
 }, 115_000).unref();
 
-// `together`: hold every stream after its role chunk until that many are open (or GATE_TIMEOUT_MS
-// passed), so that they then stream at the same time rather than as their asks trickle in.
-type Script = { chunks: number; intervalMs: number; together?: number };
 type Delta = { offset: number; at: number };
 type Track = { deltas: Delta[]; doneAt?: number; done?: { cached: boolean; cacheKind: string | null }; error?: { code: string }; settled?: () => void };
 type Asked = { answerId: string; marker: string; emittedAt: number };
@@ -81,7 +78,7 @@ console.log(`Node ${process.version}, ${availableParallelism()} CPUs; load avera
 console.log(`${STREAMS} concurrent streams of ${CHUNKS} chunks every ${INTERVAL_MS} ms; coach LLM bulkhead ${BULKHEAD} (queue ${BULKHEAD})`);
 
 const fake = await startFakeOpenAi();
-const upstream = await startUpstream(fake);
+const upstream = await startUpstream(fake, { gateTimeoutMs: GATE_TIMEOUT_MS });
 const node = await startApiNode(loadConfig(apiEnv()));
 const sockets: Socket[] = [];
 const tracks = new Map<string, Track>();
@@ -297,130 +294,6 @@ function connect(user: BenchUser): Promise<void> {
     socket.once('connect', () => resolve());
     socket.once('connect_error', (err) => reject(new Error(`socket connect failed: ${err.message}`)));
   });
-}
-
-
-// Chunk i of every streamed answer is `t<i> `; the offset of its delta names the chunk.
-function chunkText(i: number): string {
-  return `t${i} `;
-}
-
-function chunkOffsets(chunks: number): Map<number, number> {
-  const offsets = new Map<number, number>();
-  let offset = 0;
-  for (let i = 0; i < chunks; i++) {
-    offsets.set(offset, i);
-    offset += chunkText(i).length;
-  }
-  return offsets;
-}
-
-type Upstream = {
-  url: string;
-  script: Script;
-  // When each question's chat request arrived, and when each of its content chunks was written.
-  arrivals: Map<string, number>;
-  writes: Map<string, number[]>;
-  // Round trips of the requests forwarded to the fake, in ms.
-  proxied: number[];
-  peakStreams: number;
-  // When held streams were let go, and whether it was because all had opened.
-  gate?: { releasedAt: number; open: number; timedOut: boolean };
-  onRelease?: () => void;
-  close: () => Promise<void>;
-};
-
-// OpenAI's chat completions in its streaming wire format (a role chunk, content chunks, a finish
-// chunk, a usage chunk, `data: [DONE]`), paced by `script`; everything else goes to the fake.
-async function startUpstream(target: FakeOpenAi): Promise<Upstream> {
-  let open = 0;
-  const up: Upstream = {
-    url: '',
-    script: { chunks: 3, intervalMs: 0 },
-    arrivals: new Map(),
-    writes: new Map(),
-    proxied: [],
-    peakStreams: 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        clearTimeout(gateTimer);
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-  const server = http.createServer(async (req, res) => {
-    const arrivedAt = performance.now();
-    const parts: Buffer[] = [];
-    for await (const c of req) parts.push(c as Buffer);
-    const raw = Buffer.concat(parts).toString('utf8');
-    if (req.url !== '/v1/chat/completions') return forward(req, res, raw);
-
-    const body = JSON.parse(raw) as { model: string; stream?: boolean };
-    const marker = /\bbq\d+x\b/.exec(raw)?.[0] ?? 'unmarked';
-    up.arrivals.set(marker, arrivedAt);
-    const writes: number[] = [];
-    up.writes.set(marker, writes);
-    const { chunks, intervalMs } = up.script;
-    const base = { id: `chatcmpl-bench-${marker}`, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: body.model, system_fingerprint: 'fp_bench' };
-    const send = (choices: unknown[], usage: unknown = null) => res.write(`data: ${JSON.stringify({ ...base, choices, usage })}\n\n`);
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    up.peakStreams = Math.max(up.peakStreams, ++open);
-    try {
-      send([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]);
-      if (up.script.together) {
-        await gate(up.script.together);
-        // Out of step, as real streams are: released together, every stream would tick at once.
-        await new Promise((r) => setTimeout(r, Math.random() * intervalMs));
-      }
-      for (let i = 0; i < chunks; i++) {
-        if (intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
-        if (res.destroyed) return;
-        writes.push(performance.now());
-        send([{ index: 0, delta: { content: chunkText(i) }, logprobs: null, finish_reason: null }]);
-      }
-      send([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]);
-      send([], { prompt_tokens: 400, completion_tokens: chunks, total_tokens: 400 + chunks });
-      res.end('data: [DONE]\n\n');
-    } finally {
-      open--;
-    }
-  });
-
-  let held: (() => void)[] = [];
-  let gateTimer: NodeJS.Timeout | undefined;
-  function gate(count: number): Promise<void> {
-    const release = (timedOut: boolean) => {
-      clearTimeout(gateTimer);
-      gateTimer = undefined;
-      up.gate = { releasedAt: performance.now(), open, timedOut };
-      up.onRelease?.();
-      const waiting = held;
-      held = [];
-      for (const go of waiting) go();
-    };
-    return new Promise((resolve) => {
-      held.push(resolve);
-      if (open >= count) release(false);
-      else gateTimer ??= setTimeout(() => release(true), GATE_TIMEOUT_MS);
-    });
-  }
-
-  async function forward(req: http.IncomingMessage, res: http.ServerResponse, raw: string): Promise<void> {
-    const started = performance.now();
-    const answer = await fetch(`${target.baseUrl}${req.url!.replace(/^\/v1/, '')}`, {
-      method: req.method,
-      headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' },
-      body: req.method === 'POST' ? raw : undefined,
-    });
-    const bytes = Buffer.from(await answer.arrayBuffer());
-    up.proxied.push(performance.now() - started);
-    res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
-    res.end(bytes);
-  }
-
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  up.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return up;
 }
 
 function knowledge() {
