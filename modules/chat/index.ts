@@ -42,7 +42,7 @@ export const chatModule = defineModule({
 
 function createChatServices(platform: ModulePlatform<typeof chatServerEvents>, config: ChatConfig) {
   const { em, time, logger } = platform;
-  const characters = createCharacterService({ em, time });
+  const characters = createCharacterService({ em, time, bus: platform.bus });
   const rooms = createRoomService({ em, time, characters });
   const memory = createMemorySummarizer({ em, llm: platform.llm, logger, model: config.CHAT_MODEL });
   const replies = createReplyService({

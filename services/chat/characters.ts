@@ -4,7 +4,9 @@
 // shown to the creator only; visitors see the character as it presents itself.
 import crypto from 'node:crypto';
 import { z } from 'zod';
+import { createBusCache } from '../busCache.ts';
 import { cursorCodec } from '../cursor.ts';
+import type { InvalidationBus } from '../invalidation.ts';
 import { AppError, notFound, type FieldIssue } from '../errors.ts';
 import { exportCard, parseCard, type CardFormat, type CardV2, type CardV3 } from './cards.ts';
 import type { TimeFormatter } from '../time.ts';
@@ -65,7 +67,7 @@ const COLUMNS = `id, creator_id, name, description, personality, background_stor
 // LIKE patterns take the user's words literally.
 const likePattern = (words: string) => `%${words.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
-export function createCharacterService(deps: { em: Em; time: TimeFormatter }) {
+export function createCharacterService(deps: { em: Em; time: TimeFormatter; bus: InvalidationBus }) {
   const { em, time } = deps;
 
   function toInput(r: CharacterRow, examples: { user_message: string; character_response: string }[]): CharacterInput {
@@ -193,6 +195,7 @@ export function createCharacterService(deps: { em: Em; time: TimeFormatter }) {
         await tx.execute(`update chat_world_settings set usage_count = usage_count + 1 where id = ?`, [input.worldSettingId]);
       }
     });
+    forChatCache.invalidate(characterId);
     return get(characterId, userId);
   }
 
@@ -201,6 +204,7 @@ export function createCharacterService(deps: { em: Em; time: TimeFormatter }) {
       await ownRow(tx, characterId, userId, true);
       await tx.execute(`update chat_characters set deleted_at = now(), is_active = false where id = ?`, [characterId]);
     });
+    forChatCache.invalidate(characterId);
   }
 
   async function get(characterId: string, viewerId: string | undefined): Promise<CharacterDto> {
@@ -209,17 +213,31 @@ export function createCharacterService(deps: { em: Em; time: TimeFormatter }) {
     return toDto(row, (await examplesOf(db, [row.id])).get(row.id) ?? [], viewerId);
   }
 
-  // For the chat itself: the character a room talks to (visible to the room's user).
+  // The character as replies use it, parsed once per node and shared by every message until it
+  // changes (update and delete invalidate it on every node): loading a 500-entry lorebook and its
+  // zod parse cost ~5 ms, and the lorebook keeps its compiled matchers on the parsed book. Edits of
+  // a world setting reach it when the entry expires (a minute).
+  const forChatCache = createBusCache<Character | null>({
+    bus: deps.bus, topic: 'chat.character', ttlMs: 60_000, maxEntries: 5_000,
+    load: async (characterId) => {
+      const db = em.fork();
+      const [row] = await db.execute<CharacterRow[]>(`select ${COLUMNS} from chat_characters where id = ? and deleted_at is null`, [characterId]);
+      if (!row) return null;
+      const input = toInput(row, (await examplesOf(db, [row.id])).get(row.id) ?? []);
+      let worldRules: string | null = null;
+      if (row.world_setting_id) {
+        const [w] = await db.execute<{ description: string | null; rules: string | null }[]>(`select description, rules from chat_world_settings where id = ?`, [row.world_setting_id]);
+        worldRules = [w?.description, w?.rules].filter(Boolean).join('\n') || null;
+      }
+      return Object.freeze({ id: row.id, creatorId: row.creator_id, input, settings: input.settings, lorebook: input.lorebook ?? null, extensions: row.card_extensions, worldRules, isPublic: row.is_public, isActive: row.is_active });
+    },
+  });
+
+  // For the chat itself: the character a room talks to, if the room's user may see it.
   async function forChat(characterId: string, userId: string): Promise<Character> {
-    const db = em.fork();
-    const row = await visibleRow(db, characterId, userId);
-    const input = toInput(row, (await examplesOf(db, [row.id])).get(row.id) ?? []);
-    let worldRules: string | null = null;
-    if (row.world_setting_id) {
-      const [w] = await db.execute<{ description: string | null; rules: string | null }[]>(`select description, rules from chat_world_settings where id = ?`, [row.world_setting_id]);
-      worldRules = [w?.description, w?.rules].filter(Boolean).join('\n') || null;
-    }
-    return { id: row.id, creatorId: row.creator_id, input, settings: input.settings, lorebook: input.lorebook ?? null, extensions: row.card_extensions, worldRules, isPublic: row.is_public, isActive: row.is_active };
+    const c = await forChatCache.get(characterId);
+    if (!c || (c.creatorId !== userId && !(c.isPublic && c.isActive))) throw notFound('Character');
+    return c;
   }
 
   async function page(where: string[], params: unknown[], q: CharacterListQuery, viewerId: string | undefined): Promise<{ items: CharacterDto[]; nextCursor: string | null }> {

@@ -232,6 +232,17 @@ describe('chat: rooms and streamed replies priced in points', function () {
     const second = await say('지하 서고 말인데요, 등대는요?');
     expect(second.injected).to.include('secret:keyword').and.not.include('lighthouse:keyword');
     expect(second.prompt).to.include('LORE-SECRET').and.not.include('LORE-LIGHTHOUSE');
+    // An edit of the character reaches the next reply at once (nodes cache the parsed character).
+    const edited = { ...lorebook, entries: [...lorebook.entries, { id: 'new', keys: ['바다'], content: 'LORE-SEA: 바다 서가는 3층이다.' }] };
+    expect((await request(a, 'PUT', `/characters/${c.body.id}`, { token: user.accessToken, body: { name: '사서', lorebook: edited } })).status).to.equal(200);
+    expect((await say('바다 책은 어디 있어요?')).prompt).to.include('LORE-SEA');
+    // A character its creator made private is gone for everyone else's rooms too.
+    const guest = await newUser(a);
+    await credit(guest, 50);
+    const guestRoom = (await request(a, 'POST', '/chat/rooms', { token: guest.accessToken, body: { characterId: c.body.id } })).body;
+    expect((await request(a, 'PUT', `/characters/${c.body.id}`, { token: user.accessToken, body: { name: '사서', lorebook: edited, isPublic: false } })).status).to.equal(200);
+    const refused = await request(a, 'POST', '/chat/messages', { token: guest.accessToken, body: { roomId: guestRoom.id, content: '안녕', clientMessageId: crypto.randomUUID() } });
+    expect(refused.status).to.equal(404);
   });
 
   it('tells your other devices that you are typing, and refuses rooms that are not yours', async () => {
