@@ -79,11 +79,12 @@ export function createReplyService(deps: ReplyDeps) {
     failure: (id, f) => ({ ...splitId(id), code: f.code, message: f.message, offset: f.offset, pointsCharged: 0 }),
     onLost: (id, lost) => closeLost(splitId(id).messageId, lost.text),
     candidates: async () => {
-      const rows = await em.fork().execute<{ room_id: string; id: string }[]>(
-        `select room_id, id from chat_messages where status = 'streaming' and created_at < now() - make_interval(secs => ?) order by created_at limit 100`,
+      const rows = await em.fork().execute<{ room_id: string; id: string; user_id: string; content: string }[]>(
+        `select m.room_id, m.id, r.user_id, m.content from chat_messages m join chat_rooms r on r.id = m.room_id
+          where m.status = 'streaming' and m.created_at < now() - make_interval(secs => ?) order by m.created_at limit 100`,
         [SWEEP_AFTER_SECONDS],
       );
-      return rows.map((r) => streamId(r.room_id, r.id));
+      return rows.map((r) => ({ id: streamId(r.room_id, r.id), userId: r.user_id, text: r.content }));
     },
   });
 

@@ -76,11 +76,11 @@ export function createAskService(deps: AskDeps) {
     failure: (answerId, f) => ({ answerId, code: f.code, message: f.message, offset: f.offset, quotaReturned: true }),
     onLost: (answerId, lost) => closeLost(answerId, lost.text),
     candidates: async () => {
-      const rows = await em.fork().execute<{ id: string }[]>(
-        `select id from coach_answers where status = 'streaming' and created_at < now() - make_interval(secs => ?) order by created_at limit 100`,
+      const rows = await em.fork().execute<{ id: string; user_id: string; answer: string }[]>(
+        `select id, user_id, answer from coach_answers where status = 'streaming' and created_at < now() - make_interval(secs => ?) order by created_at limit 100`,
         [SWEEP_AFTER_SECONDS],
       );
-      return rows.map((r) => r.id);
+      return rows.map((r) => ({ id: r.id, userId: r.user_id, text: r.answer }));
     },
   });
 

@@ -39,9 +39,10 @@ export type StreamKindSpec<Done, Failure> = {
   // close the module's row (keeping `text`, what was generated) and give back what was charged.
   // Conditional on the row still being open; false when it was not (nothing is emitted then).
   onLost: (id: string, lost: { userId: string; text: string }) => Promise<boolean>;
-  // The module's streams that may have been left behind: ids still marked streaming and older than
-  // a few seconds (younger ones may not have taken their lease yet).
-  candidates?: () => Promise<string[]>;
+  // The module's streams that may have been left behind: those still marked streaming and older
+  // than a few seconds (younger ones may not have taken their lease yet), with their owner and the
+  // text their row holds (what closes them when the log has forgotten them: a one-node restart).
+  candidates?: () => Promise<{ id: string; userId: string; text: string }[]>;
 };
 
 export type ReadStream<Done, Failure> = {
@@ -164,11 +165,11 @@ export function createResumableStreams(deps: {
     let closed = 0;
     for (const [name, k] of kinds) {
       if (!k.spec.candidates) continue;
-      for (const id of await k.spec.candidates()) {
-        if (running.has(`${name}:${id}`)) continue;
-        const status = await k.log.status(id);
+      for (const c of await k.spec.candidates()) {
+        if (running.has(`${name}:${c.id}`)) continue;
+        const status = await k.log.status(c.id);
         if (status?.final || status?.ownerAlive) continue;
-        if (await k.declareLost(id)) closed++;
+        if (await k.declareLost(c.id, status ? undefined : { userId: c.userId, text: c.text })) closed++;
       }
     }
     return closed;

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import type { Socket } from 'socket.io-client';
 import type { ApiNode } from '../../server/node.ts';
 import { startFakeOpenAi, type FakeOpenAi } from '../fakes/openai.ts';
-import { closeAllSockets, connectSocket, connected, newUser, nextEvent, redisUrl, request, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
+import { closeAllSockets, coach, connectSocket, connected, newUser, nextEvent, redisUrl, request, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
 
 const REPLY = '라인전에서는 미니언 웨이브를 관리하세요. 상대 정글 위치를 확인하고 와드를 설치하세요. 첫 귀환 타이밍은 골드와 웨이브 상태로 정합니다.';
 
@@ -204,6 +204,26 @@ describe('coach: asking over /coach and REST', function () {
     await socket.emitWithAck('cancel', { answerId: second.answerId });
     expect(await cancelledError).to.include({ answerId: second.answerId, code: 'cancelled', quotaReturned: false });
     expect(await calls(u.id)).to.equal(1);
+  });
+
+  it('sweeps an answer a dead node left streaming: closed as answer_lost with its text, the call given back, once', async () => {
+    const u = await newUser(a);
+    const chat = coach(a);
+    const plan = await chat.plans.planFor(u.id);
+    await chat.quota.consume(u.id, plan);
+    const orphan = crypto.randomUUID();
+    await a.ctx.db.orm.em.fork().execute(
+      `insert into coach_answers (id, user_id, game, question, answer, status, plan_tier, created_at) values (?, ?, 'testgame', '버려진 질문', '', 'streaming', ?, now() - interval '1 minute')`,
+      [orphan, u.id, plan.tier],
+    );
+    expect(await calls(u.id)).to.equal(1);
+    expect(await a.services.streams.sweep()).to.be.greaterThanOrEqual(1);
+    const [row] = await a.ctx.db.orm.em.fork().execute<{ status: string; error_code: string; quota_returned: boolean }[]>('select status, error_code, quota_returned from coach_answers where id = ?', [orphan]);
+    expect(row).to.deep.equal({ status: 'failed', error_code: 'answer_lost', quota_returned: true });
+    expect(await calls(u.id)).to.equal(0);
+    // Another sweep (another node's) changes nothing.
+    await a.services.streams.sweep();
+    expect(await calls(u.id)).to.equal(0);
   });
 
   it('acks a bad ask payload with validation_failed naming the field', async () => {

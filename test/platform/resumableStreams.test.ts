@@ -38,7 +38,7 @@ for (const store of ['memory', 'redis'] as const) {
     function node(bus = createLocalInvalidationBus()) {
       const events: StreamEvent<Done, Failure>[] = [];
       const lost: string[] = [];
-      const candidates: string[] = [];
+      const candidates: { id: string; userId: string; text: string }[] = [];
       const hub = createResumableStreams({ log: () => log, bus, nodeId: crypto.randomUUID(), logger, leaseMs: 300, sweepMs: 60_000 });
       hubs.push(hub);
       const kind: StreamKind<Done, Failure> = hub.define<Done, Failure>({
@@ -152,10 +152,14 @@ for (const store of ['memory', 'redis'] as const) {
       await log.start('orphan', 'u2', 'dead-node', 1);
       log.append('orphan', '남은 글');
       await sleep(20);
-      b.candidates.push('alive', 'orphan');
-      expect(await b.hub.sweep()).to.equal(1);
-      expect(b.lost).to.deep.equal(['orphan']);
-      expect(b.events).to.deep.equal([{ type: 'error', id: 'orphan', payload: { id: 'orphan', code: 'answer_lost', offset: 4 } }]);
+      b.candidates.push({ id: 'alive', userId: 'u1', text: '' }, { id: 'orphan', userId: 'u2', text: '' }, { id: 'forgotten', userId: 'u3', text: '남은' });
+      // 'forgotten' is in no log (a one-node restart): its row's owner and text close it.
+      expect(await b.hub.sweep()).to.equal(2);
+      expect(b.lost).to.deep.equal(['orphan', 'forgotten']);
+      expect(b.events).to.deep.equal([
+        { type: 'error', id: 'orphan', payload: { id: 'orphan', code: 'answer_lost', offset: 4 } },
+        { type: 'error', id: 'forgotten', payload: { id: 'forgotten', code: 'answer_lost', offset: 2 } },
+      ]);
       expect(await b.hub.sweep()).to.equal(0);
       release();
       expect(await running).to.equal(true);
