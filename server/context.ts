@@ -17,6 +17,7 @@ import { createLocalInvalidationBus, type InvalidationBus } from '../services/in
 import { createUserCache } from '../services/identity/userCache.ts';
 import { createSessionCache } from '../services/identity/sessionCache.ts';
 import { createPointsWallet } from '../services/billing/points.ts';
+import { createSocialService, moduleSocial, type SocialService } from '../services/social/social.ts';
 import { createResumableStreams, moduleStreams, type ResumableStreams } from '../services/streams/resumableStreams.ts';
 import { createMemoryStreamLog, createRedisStreamLog } from '../services/streams/streamLog.ts';
 import { createRedisInvalidationBus } from './invalidationBus.ts';
@@ -315,6 +316,7 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
     authorization: ctx.config.REVENUECAT_WEBHOOK_AUTH,
   };
   const points = createPointsWallet({ em, time: ctx.time, clock: ctx.clock });
+  const social = createSocialService({ em, time: ctx.time });
   const platform = {
     points,
     auth: createAuthService({ em, tokens: ctx.tokens, realtime, time: ctx.time, oauth: oauthRegistry(ctx.oauthVerifiers), emails: ctx.emails, sessions: sessionCache, logger: ctx.logger }),
@@ -347,7 +349,7 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
     logger: ctx.logger,
   });
   const modules = ctx.modules.map((def) => {
-    const handle = modulePlatform(ctx, def, { realtime, payments, subscriptions, notifications, sms, revenuecatSandbox, streams, points, webhooks: platform.webhooks });
+    const handle = modulePlatform(ctx, def, { realtime, payments, subscriptions, notifications, sms, revenuecatSandbox, streams, points, webhooks: platform.webhooks, social });
     const services: unknown = def.createServices(handle, ctx.config.modules[def.name] as never);
     moduleServices.set(def.name, services);
     return { def, services, platform: handle };
@@ -367,7 +369,7 @@ export function moduleServices<S>(services: Services, def: { name: string; creat
 function modulePlatform(
   ctx: AppContext,
   def: AnyModule,
-  shared: Pick<ModulePlatform, 'payments' | 'subscriptions' | 'notifications' | 'sms' | 'revenuecatSandbox' | 'points' | 'webhooks'> & { realtime: RealtimePort; streams: ResumableStreams },
+  shared: Pick<ModulePlatform, 'payments' | 'subscriptions' | 'notifications' | 'sms' | 'revenuecatSandbox' | 'points' | 'webhooks'> & { realtime: RealtimePort; streams: ResumableStreams; social: SocialService },
 ): ModulePlatform {
   const types = def.notificationTypes ?? {};
   const { notifications } = shared;
@@ -388,6 +390,7 @@ function modulePlatform(
     payments: shared.payments,
     points: shared.points,
     webhooks: shared.webhooks,
+    social: moduleSocial(shared.social, def.name),
     subscriptions: shared.subscriptions,
     revenuecat: ctx.revenuecat,
     notify: (userId: string, input: ModuleNotifyInput) => {

@@ -35,6 +35,7 @@ import type { WorkerPool, WorkerTask } from '../workers/pool.ts';
 import type { ModuleStreams } from '../services/streams/resumableStreams.ts';
 import type { PointsWallet } from '../services/billing/points.ts';
 import type { WebhookService } from '../services/billing/webhooks.ts';
+import type { ModuleSocial } from '../services/social/social.ts';
 
 // A payment product a module sells: upserted at every start, so a price change reaches every
 // environment. Every product needs its module's payments.onPaid.
@@ -64,6 +65,8 @@ export type ModulePlatform<E extends ServerEventSpecs = ServerEventSpecs> = {
   points: PointsWallet;
   // The node's one webhook service, for a module that also takes a provider's webhook at a path of its own.
   webhooks: WebhookService;
+  // Likes and comments on the module's target types (services/social): define({ type, resolve, … }).
+  social: ModuleSocial;
   subscriptions: SubscriptionService;
   revenuecat: RevenueCatClient;
   // notify() for this module's declared notification types only; notifications for the rest.

@@ -6,6 +6,7 @@ import { chatEvents } from '../../realtime/chat.ts';
 import { cardRoutes, characterRoutes, galleryRoutes } from '../../routes/chat/characters.ts';
 import { pointPackRoutes } from '../../routes/chat/payments.ts';
 import { chatRoutes } from '../../routes/chat/rooms.ts';
+import { characterSocialRoutes } from '../../routes/chat/social.ts';
 import { worldSettingRoutes } from '../../routes/chat/worlds.ts';
 import { createCharacterService } from '../../services/chat/characters.ts';
 import { createGalleryService } from '../../services/chat/gallery.ts';
@@ -25,12 +26,17 @@ export const chatModule = defineModule({
   migrations: chatMigrations,
   llmBulkhead: { concurrency: 200, queue: 200 },
   serverEvents: chatServerEvents,
+  notificationTypes: {
+    'chat.character_liked': { category: 'social', summary: 'Someone liked your character (data: characterId, likeCount)' },
+    'chat.character_commented': { category: 'social', summary: 'Someone commented on your character (data: characterId, commentId)' },
+  },
   createServices: (platform, config) => createChatServices(platform, config),
   routes: (api, chat) => {
     cardRoutes(api, { characters: chat.characters });
     characterRoutes(api, { characters: chat.characters });
     galleryRoutes(api, { gallery: chat.gallery });
     worldSettingRoutes(api, { worlds: chat.worlds });
+    characterSocialRoutes(api, { characters: chat.characterSocial });
     chatRoutes(api, { rooms: chat.rooms, replies: chat.replies });
     pointPackRoutes(api, { pointPacks: chat.pointPacks });
   },
@@ -65,9 +71,19 @@ function createChatServices(platform: ModulePlatform<typeof chatServerEvents>, c
     em, clock: platform.clock, logger, points: platform.points, payments: platform.payments,
     signingSecret: platform.config.URL_SIGNING_SECRET, toss: { configured: Boolean(platform.config.TOSS_SECRET_KEY) }, webhooks: platform.webhooks,
   });
+  // Likes and comments on characters: the platform's social service, with the chat's visibility rule.
+  const characterSocial = platform.social.define({
+    type: 'character',
+    resolve: (characterId, viewerId) => characters.forChat(characterId, viewerId).then((c) => ({ ownerId: c.creatorId }), () => null),
+    onCountsChanged: async (tx, characterId, counts) => void (await tx.execute(`update chat_characters set like_count = ? where id = ?`, [counts.likes, characterId])),
+    onLiked: (e) => void platform.notify(e.ownerId, { type: 'chat.character_liked', title: '캐릭터에 좋아요가 달렸어요', body: `좋아요 ${e.counts.likes}개`, data: { characterId: e.targetId, likeCount: e.counts.likes } })
+      .catch((err: unknown) => logger.warn({ err }, 'like notification not sent')),
+    onCommented: (e) => void platform.notify(e.ownerId, { type: 'chat.character_commented', title: '캐릭터에 새 댓글이 달렸어요', body: e.comment.body.slice(0, 100), data: { characterId: e.targetId, commentId: e.comment.id } })
+      .catch((err: unknown) => logger.warn({ err }, 'comment notification not sent')),
+  });
   const gallery = createGalleryService({ em, time, storage: platform.storage, pool: platform.pool, characters });
   const worlds = createWorldSettingService({ em, time });
-  return { config, characters, rooms, replies, memory, pointPacks, gallery, worlds };
+  return { config, characters, rooms, replies, memory, pointPacks, gallery, worlds, characterSocial };
 }
 
 export type ChatServices = ReturnType<typeof createChatServices>;
