@@ -9,13 +9,14 @@
 import { z } from 'zod';
 import type { ReplyService } from '../services/chat/replies.ts';
 import type { RoomService } from '../services/chat/rooms.ts';
+import { generateStoryInput, type StoryService } from '../services/chat/stories.ts';
 import { sendMessageInput } from '../services/chat/schemas.ts';
 import { unavailable } from '../services/errors.ts';
 import { defineClientEvent, type ClientEvent } from './events.ts';
 
 const messageRef = z.object({ messageId: z.uuid() });
 
-export function chatEvents(opts: { services: () => { rooms: RoomService; replies: ReplyService } | undefined }): ClientEvent<z.ZodType>[] {
+export function chatEvents(opts: { services: () => { rooms: RoomService; replies: ReplyService; stories: StoryService } | undefined }): ClientEvent<z.ZodType>[] {
   const services = () => {
     const s = opts.services();
     if (!s) throw unavailable('not_ready', 'The chat is not available on this node');
@@ -80,5 +81,37 @@ export function chatEvents(opts: { services: () => { rooms: RoomService; replies
     },
   });
 
-  return [join, send, resume, cancel, typing];
+  const storyGenerate = defineClientEvent({
+    event: 'story.generate',
+    summary: 'Generate a story; the ack carries the storyId, the text follows as story.delta … story.done (points held, settled, released on failure)',
+    schema: generateStoryInput,
+    handler: async (payload, { auth }) => ({ storyId: (await services().stories.generate(auth.userId, payload)).storyId }),
+  });
+
+  const storyResume = defineClientEvent({
+    event: 'story.resume',
+    summary: 'Get the rest of a story being generated from `offset`, on any node; then story.done or story.error if it has ended',
+    schema: z.object({ storyId: z.uuid(), offset: z.number().int().min(0).max(1_000_000) }),
+    handler: async ({ storyId, offset }, { auth, socket }) => {
+      const r = await services().stories.resume(auth.userId, storyId, offset);
+      setImmediate(() => {
+        if (r.text) socket.emit('story.delta', { storyId, offset, text: r.text });
+        if (r.done) socket.emit('story.done', r.done);
+        else if (r.failure) socket.emit('story.error', r.failure);
+      });
+      return { storyId, nextOffset: r.nextOffset, status: r.status };
+    },
+  });
+
+  const storyCancel = defineClientEvent({
+    event: 'story.cancel',
+    summary: 'Stop a story being generated; its points are released',
+    schema: z.object({ storyId: z.uuid() }),
+    handler: async ({ storyId }, { auth }) => {
+      await services().stories.cancel(auth.userId, storyId);
+      return { storyId };
+    },
+  });
+
+  return [join, send, resume, cancel, typing, storyGenerate, storyResume, storyCancel];
 }

@@ -15,6 +15,8 @@ export const chatConfigSchema = z.object({
   // {"gpt-4o": 30}: per-reply (or per-1K-token) prices of models that cost more than the default.
   CHAT_MODEL_POINTS_JSON: jsonEnv(z.record(z.string(), z.number().int().min(0).max(100_000))).optional(),
   CHAT_MAX_REPLY_SECONDS: z.coerce.number().int().min(5).max(600).default(120),
+  // --- stories (services/chat/stories.ts): the price of a generated story, held before it starts
+  CHAT_STORY_POINTS: z.coerce.number().int().min(0).max(100_000).default(30),
   // How long a reply stays resumable from the stream log (then from Postgres).
   CHAT_REPLY_LOG_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
 });

@@ -6,7 +6,9 @@ import { chatEvents } from '../../realtime/chat.ts';
 import { cardRoutes, characterRoutes, galleryRoutes } from '../../routes/chat/characters.ts';
 import { pointPackRoutes } from '../../routes/chat/payments.ts';
 import { chatRoutes } from '../../routes/chat/rooms.ts';
-import { characterSocialRoutes } from '../../routes/chat/social.ts';
+import { socialRoutes } from '../../routes/chat/social.ts';
+import { storyRoutes } from '../../routes/chat/stories.ts';
+import { createStoryService } from '../../services/chat/stories.ts';
 import { worldSettingRoutes } from '../../routes/chat/worlds.ts';
 import { createCharacterService } from '../../services/chat/characters.ts';
 import { createGalleryService } from '../../services/chat/gallery.ts';
@@ -29,6 +31,8 @@ export const chatModule = defineModule({
   notificationTypes: {
     'chat.character_liked': { category: 'social', summary: 'Someone liked your character (data: characterId, likeCount)' },
     'chat.character_commented': { category: 'social', summary: 'Someone commented on your character (data: characterId, commentId)' },
+    'chat.story_liked': { category: 'social', summary: 'Someone liked your story (data: storyId, likeCount)' },
+    'chat.story_commented': { category: 'social', summary: 'Someone commented on your story (data: storyId, commentId)' },
   },
   createServices: (platform, config) => createChatServices(platform, config),
   routes: (api, chat) => {
@@ -36,7 +40,9 @@ export const chatModule = defineModule({
     characterRoutes(api, { characters: chat.characters });
     galleryRoutes(api, { gallery: chat.gallery });
     worldSettingRoutes(api, { worlds: chat.worlds });
-    characterSocialRoutes(api, { characters: chat.characterSocial });
+    socialRoutes(api, { target: chat.characterSocial, path: '/characters', comments: '/comments', noun: 'character' });
+    storyRoutes(api, { stories: chat.stories });
+    socialRoutes(api, { target: chat.storySocial, path: '/stories', comments: '/story-comments', noun: 'story' });
     chatRoutes(api, { rooms: chat.rooms, replies: chat.replies });
     pointPackRoutes(api, { pointPacks: chat.pointPacks });
   },
@@ -81,9 +87,22 @@ function createChatServices(platform: ModulePlatform<typeof chatServerEvents>, c
     onCommented: (e) => void platform.notify(e.ownerId, { type: 'chat.character_commented', title: '캐릭터에 새 댓글이 달렸어요', body: e.comment.body.slice(0, 100), data: { characterId: e.targetId, commentId: e.comment.id } })
       .catch((err: unknown) => logger.warn({ err }, 'comment notification not sent')),
   });
+  const stories = createStoryService({
+    em, time, clock: platform.clock, logger, llm: platform.llm, streams: platform.streams, points: platform.points, realtime: platform.realtime, characters,
+    model: config.CHAT_MODEL, pointsPerStory: config.CHAT_STORY_POINTS, maxSeconds: config.CHAT_MAX_REPLY_SECONDS * 2, logTtlSeconds: config.CHAT_REPLY_LOG_SECONDS,
+  });
+  const storySocial = platform.social.define({
+    type: 'story',
+    resolve: (storyId, viewerId) => stories.resolve(storyId, viewerId),
+    onCountsChanged: async (tx, storyId, counts) => void (await tx.execute(`update chat_stories set like_count = ? where id = ?`, [counts.likes, storyId])),
+    onLiked: (e) => void platform.notify(e.ownerId, { type: 'chat.story_liked', title: '스토리에 좋아요가 달렸어요', body: `좋아요 ${e.counts.likes}개`, data: { storyId: e.targetId, likeCount: e.counts.likes } })
+      .catch((err: unknown) => logger.warn({ err }, 'like notification not sent')),
+    onCommented: (e) => void platform.notify(e.ownerId, { type: 'chat.story_commented', title: '스토리에 새 댓글이 달렸어요', body: e.comment.body.slice(0, 100), data: { storyId: e.targetId, commentId: e.comment.id } })
+      .catch((err: unknown) => logger.warn({ err }, 'comment notification not sent')),
+  });
   const gallery = createGalleryService({ em, time, storage: platform.storage, pool: platform.pool, characters });
   const worlds = createWorldSettingService({ em, time });
-  return { config, characters, rooms, replies, memory, pointPacks, gallery, worlds, characterSocial };
+  return { config, characters, rooms, replies, memory, pointPacks, gallery, worlds, characterSocial, stories, storySocial };
 }
 
 export type ChatServices = ReturnType<typeof createChatServices>;

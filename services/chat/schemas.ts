@@ -2,6 +2,7 @@
 // world settings and lorebooks, rooms and messages. Shared by the REST routes, the /chat socket
 // events, character cards and the prompt.
 import { z } from 'zod';
+import { storyDelta, storyDone, storyFailure } from './stories.ts';
 
 const text = (max: number) => z.string().trim().max(max);
 const name = z.string().trim().min(1).max(100);
@@ -222,5 +223,8 @@ export const chatServerEvents = {
   'message.done': { summary: 'The reply is complete: the stored message, usage, points charged and your balance', schema: replyDone },
   'message.error': { summary: 'The reply failed or was cancelled at this offset; its points were released', schema: replyFailure },
   'message.created': { summary: 'A message was stored in one of your rooms (from any of your devices)', schema: chatMessageDto },
+  'story.delta': { summary: 'A piece of a story being generated, at `offset`', schema: storyDelta },
+  'story.done': { summary: 'The story is complete: the stored story, usage, points charged and your balance', schema: storyDone },
+  'story.error': { summary: 'The story failed or was cancelled at this offset; its points were released', schema: storyFailure },
   'typing.indicator': { summary: 'You are (or stopped) typing in a room on another of your devices', schema: z.object({ roomId: z.uuid(), typing: z.boolean() }) },
 };
