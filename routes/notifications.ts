@@ -36,10 +36,13 @@ export function notificationRoutes(api: Api, deps: { notifications: Notification
     handler: async ({ auth }) => ({ body: await notifications.settings.get(auth.userId) }),
   });
 
-  api.route({
-    method: 'put', path: '/notifications/settings', tags: ['notifications'], auth: 'user', body: updateSettingsBody,
-    summary: 'Change push preferences; fields left out keep their value. Quiet hours are HH:MM in timeZone (IANA) and may wrap midnight',
-    responses: { 200: { description: 'The settings after the change', schema: settingsDto } },
-    handler: async ({ auth, body }) => ({ body: await notifications.settings.update(auth.userId, body) }),
-  });
+  // PUT, and POST as seed 004's clients send it: the same change.
+  for (const method of ['put', 'post'] as const) {
+    api.route({
+      method, path: '/notifications/settings', tags: ['notifications'], auth: 'user', body: updateSettingsBody,
+      summary: `Change push preferences; fields left out keep their value. Quiet hours are HH:MM in timeZone (IANA) and may wrap midnight${method === 'post' ? ' (the same as PUT)' : ''}`,
+      responses: { 200: { description: 'The settings after the change', schema: settingsDto } },
+      handler: async ({ auth, body }) => ({ body: await notifications.settings.update(auth.userId, body) }),
+    });
+  }
 }

@@ -10,10 +10,31 @@ const RETRY: RetrySchedule = { retries: 3, baseDelayMs: 10, maxDelayMs: 100, jit
 
 export type Em = EntityManager;
 
+// What runs once a transaction has committed (a notification about what it did), by transaction.
+const committedHooks = new WeakMap<Em, (() => void)[]>();
+
 export function inTransaction<T>(em: Em, work: (tx: Em) => Promise<T>): Promise<T> {
-  return retryWithBackoff(RETRY, () => em.transactional((tx) => work(tx as Em)), {
+  return retryWithBackoff(RETRY, async () => {
+    // A fresh list per attempt: what a rolled-back attempt asked for never runs.
+    const hooks: (() => void)[] = [];
+    const result = await em.transactional((tx) => {
+      committedHooks.set(tx as Em, hooks);
+      return work(tx as Em);
+    });
+    for (const hook of hooks) hook();
+    return result;
+  }, {
     retryable: (err) => RETRYABLE_SQLSTATES.has(sqlState(err)),
   });
+}
+
+// Runs `hook` after `tx` commits, or never if it rolls back: for side effects outside the database
+// (a notification, an emit) that must not announce what did not happen. Outside a transaction
+// opened by inTransaction it runs at once. The hook's own failures are its to handle.
+export function onCommitted(tx: Em, hook: () => void): void {
+  const hooks = committedHooks.get(tx);
+  if (hooks) hooks.push(hook);
+  else hook();
 }
 
 export function sqlState(err: unknown): string {

@@ -31,7 +31,8 @@ export type EmbedResult = { vectors: number[][]; usage?: { promptTokens: number 
 
 export const SPEECH_FORMATS = ['mp3', 'opus', 'aac', 'flac', 'wav', 'pcm'] as const;
 export type SpeechFormat = (typeof SPEECH_FORMATS)[number];
-export type SpeechRequest = { model: string; voice: string; input: string; format: SpeechFormat; signal?: AbortSignal };
+// speed: 0.25–4 (1 is natural); a character's voice settings carry one.
+export type SpeechRequest = { model: string; voice: string; input: string; format: SpeechFormat; speed?: number; signal?: AbortSignal };
 export type SpeechResult = { audio: Buffer; contentType: string; format: SpeechFormat; model: string; provider: string };
 
 export type ImageRequest = { model: string; prompt: string; size: string; n: number; signal?: AbortSignal };

@@ -79,7 +79,7 @@ export function createOfflineProvider(opts: { dimensions?: number } = {}): LlmPr
     async speech(req: SpeechRequest): Promise<SpeechResult> {
       if (req.signal?.aborted) throw new LlmProviderError(NAME, 'aborted', 'request aborted by the caller');
       // Roughly the length a voice would take, capped so the bytes stay small.
-      const seconds = Math.min(5, 0.3 + req.input.length * 0.06);
+      const seconds = Math.min(5, (0.3 + req.input.length * 0.06) / (req.speed ?? 1));
       if (req.format === 'pcm') {
         return { audio: toneSamples(24_000, seconds), contentType: 'audio/L16;rate=24000;channels=1', format: 'pcm', model: req.model, provider: NAME };
       }

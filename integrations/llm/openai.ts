@@ -116,7 +116,7 @@ export function createOpenAiProvider(opts: OpenAiProviderOptions): LlmProvider {
 
     async speech(req: SpeechRequest): Promise<SpeechResult> {
       return guarded(opts.timeoutMs, req.signal, async (signal) => {
-        const res = await client.audio.speech.create({ model: req.model, voice: req.voice, input: req.input, response_format: req.format }, { signal });
+        const res = await client.audio.speech.create({ model: req.model, voice: req.voice, input: req.input, response_format: req.format, speed: req.speed }, { signal });
         const audio = Buffer.from(await res.arrayBuffer());
         return { audio, contentType: res.headers.get('content-type') ?? speechContentType(req.format), format: req.format, model: req.model, provider: SERVICE };
       });

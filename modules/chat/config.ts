@@ -15,10 +15,23 @@ export const chatConfigSchema = z.object({
   // {"gpt-4o": 30}: per-reply (or per-1K-token) prices of models that cost more than the default.
   CHAT_MODEL_POINTS_JSON: jsonEnv(z.record(z.string(), z.number().int().min(0).max(100_000))).optional(),
   CHAT_MAX_REPLY_SECONDS: z.coerce.number().int().min(5).max(600).default(120),
+  // A user whose balance falls below this after a charge is told once (chat.points_low).
+  CHAT_POINTS_LOW_THRESHOLD: z.coerce.number().int().min(0).max(1_000_000).default(20),
   // --- stories (services/chat/stories.ts): the price of a generated story, held before it starts
   CHAT_STORY_POINTS: z.coerce.number().int().min(0).max(100_000).default(30),
   // How long a reply stays resumable from the stream log (then from Postgres).
   CHAT_REPLY_LOG_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
+
+  // --- voices and images (services/chat/media.ts)
+  // Speech is priced per started 1,000 characters of text, images per picture; both are held
+  // before the provider is called and charged only when the result is stored.
+  CHAT_TTS_POINTS: z.coerce.number().int().min(0).max(100_000).default(5),
+  CHAT_IMAGE_POINTS: z.coerce.number().int().min(0).max(100_000).default(30),
+  // TTS and image requests per user per minute (a variations request counts one per image): these
+  // cost real money per call, so they get a limit of their own under the general per-user one.
+  CHAT_MEDIA_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
+  // How long the returned URLs of generated audio and images stay valid.
+  CHAT_MEDIA_URL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),
 });
 
 export type ChatConfig = z.output<typeof chatConfigSchema>;

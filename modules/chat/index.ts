@@ -1,9 +1,11 @@
 // The AI character chat (seed 004): characters with lorebooks and cards, rooms with streamed,
 // resumable replies priced in points.
 import { defineModule, type ModulePlatform } from '../../server/module.ts';
+import { createLimiter } from '../../server/rateLimits.ts';
 import { chatMigrations } from '../../entities/migrations/chat/index.ts';
 import { chatEvents } from '../../realtime/chat.ts';
 import { cardRoutes, characterRoutes, galleryRoutes } from '../../routes/chat/characters.ts';
+import { mediaRoutes } from '../../routes/chat/media.ts';
 import { pointPackRoutes } from '../../routes/chat/payments.ts';
 import { chatRoutes } from '../../routes/chat/rooms.ts';
 import { socialRoutes } from '../../routes/chat/social.ts';
@@ -12,6 +14,7 @@ import { createStoryService } from '../../services/chat/stories.ts';
 import { worldSettingRoutes } from '../../routes/chat/worlds.ts';
 import { createCharacterService } from '../../services/chat/characters.ts';
 import { createGalleryService } from '../../services/chat/gallery.ts';
+import { createMediaService } from '../../services/chat/media.ts';
 import { createLoreScanner } from '../../services/chat/lore.ts';
 import { createMemorySummarizer } from '../../services/chat/memory.ts';
 import { chatPointPacks, createPointPackService } from '../../services/chat/pointPacks.ts';
@@ -31,6 +34,8 @@ export const chatModule = defineModule({
   notificationTypes: {
     'chat.character_liked': { category: 'social', summary: 'Someone liked your character (data: characterId, likeCount)' },
     'chat.character_commented': { category: 'social', summary: 'Someone commented on your character (data: characterId, commentId)' },
+    'chat.payment_completed': { category: 'payment', summary: 'A points pack you bought was credited (data: orderId, points)' },
+    'chat.points_low': { category: 'payment', summary: 'Your points fell below the low-balance threshold (data: balance)' },
     'chat.story_liked': { category: 'social', summary: 'Someone liked your story (data: storyId, likeCount)' },
     'chat.story_commented': { category: 'social', summary: 'Someone commented on your story (data: storyId, commentId)' },
   },
@@ -45,6 +50,7 @@ export const chatModule = defineModule({
     socialRoutes(api, { target: chat.storySocial, path: '/stories', comments: '/story-comments', noun: 'story' });
     chatRoutes(api, { rooms: chat.rooms, replies: chat.replies });
     pointPackRoutes(api, { pointPacks: chat.pointPacks });
+    mediaRoutes(api, { media: chat.media });
   },
   clientEvents: (chat) => chatEvents({ services: chat }),
   products: chatPointPacks,
@@ -54,6 +60,12 @@ export const chatModule = defineModule({
 
 function createChatServices(platform: ModulePlatform<typeof chatServerEvents>, config: ChatConfig) {
   const { em, time, logger } = platform;
+  const tell = (userId: string, input: Parameters<typeof platform.notify>[1]) => void platform.notify(userId, input).catch((err: unknown) => logger.warn({ err, type: input.type }, 'notification not sent'));
+  // Once, when a charge takes the balance from at or above the threshold to below it.
+  const onCharged = (userId: string, balance: number, charged: number) => {
+    const threshold = config.CHAT_POINTS_LOW_THRESHOLD;
+    if (balance < threshold && balance + charged >= threshold) tell(userId, { type: 'chat.points_low', title: '포인트가 얼마 남지 않았어요', body: `남은 포인트 ${balance}`, data: { balance } });
+  };
   const characters = createCharacterService({ em, time, bus: platform.bus });
   const rooms = createRoomService({ em, time, characters });
   const memory = createMemorySummarizer({ em, llm: platform.llm, logger, model: config.CHAT_MODEL });
@@ -71,11 +83,13 @@ function createChatServices(platform: ModulePlatform<typeof chatServerEvents>, c
     maxReplySeconds: config.CHAT_MAX_REPLY_SECONDS,
     logTtlSeconds: config.CHAT_REPLY_LOG_SECONDS,
     scanLore: createLoreScanner({ llm: platform.llm, logger }),
+    onCharged,
     onReplied: (roomId, character) => memory.schedule(roomId, character),
   });
   const pointPacks = createPointPackService({
     em, clock: platform.clock, logger, points: platform.points, payments: platform.payments,
     signingSecret: platform.config.URL_SIGNING_SECRET, toss: { configured: Boolean(platform.config.TOSS_SECRET_KEY) }, webhooks: platform.webhooks,
+    onCredited: (payment, points) => tell(payment.userId, { type: 'chat.payment_completed', title: '결제가 완료되었어요', body: `${payment.orderName}: ${points} 포인트`, data: { orderId: payment.orderId, points } }),
   });
   // Likes and comments on characters: the platform's social service, with the chat's visibility rule.
   const characterSocial = platform.social.define({
@@ -90,6 +104,7 @@ function createChatServices(platform: ModulePlatform<typeof chatServerEvents>, c
   const stories = createStoryService({
     em, time, clock: platform.clock, logger, llm: platform.llm, streams: platform.streams, points: platform.points, realtime: platform.realtime, characters,
     model: config.CHAT_MODEL, pointsPerStory: config.CHAT_STORY_POINTS, maxSeconds: config.CHAT_MAX_REPLY_SECONDS * 2, logTtlSeconds: config.CHAT_REPLY_LOG_SECONDS,
+    onCharged,
   });
   const storySocial = platform.social.define({
     type: 'story',
@@ -102,7 +117,15 @@ function createChatServices(platform: ModulePlatform<typeof chatServerEvents>, c
   });
   const gallery = createGalleryService({ em, time, storage: platform.storage, pool: platform.pool, characters });
   const worlds = createWorldSettingService({ em, time });
-  return { config, characters, rooms, replies, memory, pointPacks, gallery, worlds, characterSocial, stories, storySocial };
+  const media = createMediaService({
+    llm: platform.llm, storage: platform.storage, points: platform.points, characters, time, logger,
+    limiter: createLimiter({ name: 'chat-media', points: config.CHAT_MEDIA_PER_MINUTE, durationSeconds: 60, redis: platform.redis?.client, keyPrefix: platform.redisKeyPrefix }),
+    prices: { ttsPer1kCharacters: config.CHAT_TTS_POINTS, imagePoints: config.CHAT_IMAGE_POINTS },
+    urlSeconds: config.CHAT_MEDIA_URL_SECONDS,
+    defaultVoice: platform.config.LLM_SPEECH_VOICE,
+    onCharged,
+  });
+  return { config, characters, rooms, replies, memory, pointPacks, gallery, worlds, characterSocial, stories, storySocial, media };
 }
 
 export type ChatServices = ReturnType<typeof createChatServices>;

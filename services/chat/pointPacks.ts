@@ -35,7 +35,7 @@ import type { WebhookOutcome, WebhookService } from '../billing/webhooks.ts';
 import { cursorCodec } from '../cursor.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
 import { clientInstant, type Clock } from '../time.ts';
-import { isUniqueViolation, type Em } from '../transaction.ts';
+import { isUniqueViolation, onCommitted, type Em } from '../transaction.ts';
 
 const MODULE = 'chat';
 
@@ -124,6 +124,8 @@ export function createPointPackService(deps: {
   // default provider (the offline sandbox in development).
   toss: { configured: boolean };
   webhooks: WebhookService;
+  // After a pack's points are credited (the payment committed): the module tells the user.
+  onCredited?: (payment: Payment, points: number) => void;
 }) {
   const { em, points, payments } = deps;
   const grantsKey = crypto.createHmac('sha256', deps.signingSecret).update('chat-point-pack-grants').digest();
@@ -222,8 +224,10 @@ export function createPointPackService(deps: {
   async function onPaid(tx: Em, payment: Payment): Promise<void> {
     const g = await grantsOf(tx, payment);
     const common = { reference: reference(payment), description: payment.orderName };
-    await points.credit(payment.userId, { ...common, type: 'credit', amount: g.points, idempotencyKey: key(payment, 'points') }, tx);
+    const credited = await points.credit(payment.userId, { ...common, type: 'credit', amount: g.points, idempotencyKey: key(payment, 'points') }, tx);
     if (g.bonus > 0) await points.credit(payment.userId, { ...common, type: 'bonus', amount: g.bonus, idempotencyKey: key(payment, 'bonus'), description: `${payment.orderName} bonus` }, tx);
+    // Told once the payment's transaction has committed, and only the first time it credits.
+    if (!credited.replayed) onCommitted(tx, () => deps.onCredited?.(payment, g.points + g.bonus));
   }
 
   // payments.onRefunded: `amount` is what this refund returned; payment.refundedAmount already includes it.

@@ -44,6 +44,8 @@ export type ReplyDeps = {
   maxReplySeconds: number;
   logTtlSeconds: number;
   scanLore?: LoreScan;
+  // After points were charged (the wallet's balance after it): the module may warn of a low balance.
+  onCharged?: (userId: string, balance: number, charged: number) => void;
   // After a reply completes: the room's older messages may need summarising (in the background).
   onReplied?: (roomId: string, character: Character) => void;
 };
@@ -243,6 +245,7 @@ export function createReplyService(deps: ReplyDeps) {
       const settled = t.reservationId ? await deps.points.settle(t.reservationId, cost, `Reply in ${t.room.title}`) : null;
       const charged = settled?.charged ?? 0;
       const balance = settled?.balanceAfter ?? (await deps.points.balance(t.userId)).balance;
+      if (charged > 0) deps.onCharged?.(t.userId, balance, charged);
       const message: ChatMessageDto = { ...rooms.toMessage(t.reply), content: outcome.text, status: 'done', pointsCharged: charged };
       const done: ReplyDone = { message, usage: outcome.usage, pointsCharged: charged, balance, affinity: t.affinity };
       await stream.finish(done, async () => {

@@ -90,6 +90,7 @@ export function createStoryService(deps: {
   em: Em; time: TimeFormatter; clock: Clock; logger: Logger; llm: LlmModule; streams: ModuleStreams; points: PointsWallet;
   realtime: NamespacePort<typeof chatServerEvents>; characters: CharacterService;
   model: string; pointsPerStory: number; maxSeconds: number; logTtlSeconds: number;
+  onCharged?: (userId: string, balance: number, charged: number) => void;
 }) {
   const { em, time } = deps;
   const kst = zoneCalendar('Asia/Seoul');
@@ -261,6 +262,7 @@ export function createStoryService(deps: {
       const settled = s.reservationId ? await deps.points.settle(s.reservationId, deps.pointsPerStory, 'Story') : null;
       const charged = settled?.charged ?? 0;
       const balance = settled?.balanceAfter ?? (await deps.points.balance(s.userId)).balance;
+      if (charged > 0) deps.onCharged?.(s.userId, balance, charged);
       let story!: StoryDto;
       const done = (): StoryDone => ({ story, usage: outcome.usage, pointsCharged: charged, balance });
       const [r] = await em.fork().execute<Row[]>(`select * from chat_stories where id = ?`, [s.storyId]);

@@ -100,7 +100,7 @@ export type LlmModule = {
   streamChat: (call: ChatCall) => ChatStream;
   chat: (call: ChatCall) => Promise<ChatOutcome>;
   embed: (texts: string[], opts?: { model?: string; dimensions?: number; signal?: AbortSignal }) => Promise<EmbedOutcome>;
-  speech: (req: { input: string; voice?: string; format?: SpeechFormat; model?: string; signal?: AbortSignal }) => Promise<SpeechOutcome>;
+  speech: (req: { input: string; voice?: string; format?: SpeechFormat; speed?: number; model?: string; signal?: AbortSignal }) => Promise<SpeechOutcome>;
   generateImage: (req: { prompt: string; size?: string; n?: number; model?: string; signal?: AbortSignal }) => Promise<ImageOutcome>;
 };
 
@@ -433,11 +433,12 @@ export function createLlmGateway(opts: LlmGatewayOptions): LlmGateway {
           if (req.input.length > SPEECH_MAX_CHARACTERS) throw inputTooLong('input', req.input.length, SPEECH_MAX_CHARACTERS, 'characters');
           const format = req.format ?? 'mp3';
           if (!SPEECH_FORMATS.includes(format)) throw invalidInput('format', `must be one of ${SPEECH_FORMATS.join(', ')}`);
+          if (req.speed !== undefined && !(req.speed >= 0.25 && req.speed <= 4)) throw invalidInput('speed', 'must be between 0.25 and 4');
           return { format, voice: req.voice ?? opts.defaultVoice ?? 'alloy' };
         };
         return run('speech', controller.signal, () => model, validate, async ({ format, voice }) => {
           const r = await resilient({ module, op: 'speech', models: [model], circuits: false, signal: controller.signal }, (m, signal) =>
-            provider.speech({ model: m, voice, input: req.input, format, signal }),
+            provider.speech({ model: m, voice, input: req.input, format, speed: req.speed, signal }),
           );
           const { audio, contentType, format: actual, provider: providerName } = r.value;
           return { audio, contentType, format: actual, costUsd: cost(module, model, { characters: req.input.length }), model, provider: providerName };

@@ -91,6 +91,25 @@ describe('chat: rooms and streamed replies priced in points', function () {
     expect((await request(a, 'GET', `/chat/rooms/${room.id}`, { token: u.accessToken })).body.affinity).to.deep.equal({ score: 5, stage: '친밀' });
   });
 
+  it('warns once when a charge takes the balance below the low threshold (chat.points_low)', async () => {
+    const user = await newUser(a);
+    await credit(user, 35);
+    const room = await openRoom(user);
+    for (const content of ['하나', '둘']) {
+      const res = await request(a, 'POST', '/chat/messages', { token: user.accessToken, body: { roomId: room.id, content, clientMessageId: crypto.randomUUID() } });
+      expect(res.status).to.equal(200);
+    }
+    // 35 → 25 (above 20), → 15 (below: warned); a third charge below it would not warn again.
+    // Sent in the background after the charge.
+    let warned: number[] = [];
+    for (let i = 0; i < 40 && warned.length === 0; i++) {
+      const inbox = (await request(a, 'GET', '/notifications', { token: user.accessToken })).body.items as { type: string; data: { balance: number } }[];
+      warned = inbox.filter((n) => n.type === 'chat.points_low').map((n) => n.data.balance);
+      if (warned.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(warned).to.deep.equal([15]);
+  });
+
   it('refuses a reply the balance cannot pay for with 402 insufficient_points, storing and generating nothing', async () => {
     const poor = await newUser(a);
     await credit(poor, 5);

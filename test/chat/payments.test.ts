@@ -241,6 +241,20 @@ describe('chat: point packs', () => {
     await adminCall('PUT', '/payment/products/chat.basic', { name: before.name, price: before.price, points: before.points, bonus: before.bonus, sortOrder: before.sortOrder });
   });
 
+  it('tells the buyer once the pack is credited (chat.payment_completed), after the payment committed', async () => {
+    const u = await newUser(node);
+    await buy(u, 'chat.basic', 4500);
+    // Sent in the background once the payment committed.
+    let paid: { type: string; data: { points: number } }[] = [];
+    for (let i = 0; i < 40 && paid.length === 0; i++) {
+      const inbox = (await request(node, 'GET', '/notifications', { token: u.accessToken })).body.items as { type: string; data: { points: number } }[];
+      paid = inbox.filter((n) => n.type === 'chat.payment_completed');
+      if (paid.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(paid).to.have.length(1);
+    expect(paid[0].data.points).to.equal(550);
+  });
+
   it('history: my chat orders only, newest first, by cursor, with the points each credited and reversed', async () => {
     const u = await newUser(node);
     const other = await newUser(node);

@@ -35,6 +35,13 @@ describe('chat: likes and comments on characters', () => {
     expect(await rows(characterId)).to.equal(0);
   });
 
+  it('accepts POST /notifications/settings as the seed sends it, like PUT', async () => {
+    const u = await newUser(node);
+    const res = await request(node, 'POST', '/notifications/settings', { token: u.accessToken, body: { categories: { social: false } } });
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    expect((await request(node, 'GET', '/notifications/settings', { token: u.accessToken })).body.categories.social).to.equal(false);
+  });
+
   it('keeps the count exact when many users like and unlike at once', async function () {
     this.timeout(60_000);
     const c = (await request(node, 'POST', '/characters', { token: creator.accessToken, body: { name: '경쟁 캐릭터' } })).body.id;

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { ProviderCallError, ProviderError, withRetries } from '../../integrations/http.ts';
 import { RetryCancelledError, backoffDelayMs, retryWithBackoff, type Backoff } from '../../integrations/retry.ts';
-import { inTransaction, sqlState } from '../../services/transaction.ts';
+import { inTransaction, onCommitted, sqlState } from '../../services/transaction.ts';
 import { testState } from '../state.ts';
 
 class Flaky extends Error {
@@ -222,6 +222,29 @@ describe('platform: retry policy', () => {
     beforeEach(async () => {
       await orm.em.fork().execute(`delete from ${table}`);
       await orm.em.fork().execute(`insert into ${table} (id, n) values (1, 0)`);
+    });
+
+    it('runs onCommitted hooks after the commit, never for a rolled-back transaction or a retried attempt', async () => {
+      const ran: string[] = [];
+      await inTransaction(orm.em.fork(), async (tx) => {
+        await tx.execute(`update ${table} set n = n + 1 where id = 1`);
+        onCommitted(tx, () => ran.push('committed'));
+        // Not yet: the transaction is still open.
+        expect(ran).to.deep.equal([]);
+      });
+      expect(ran).to.deep.equal(['committed']);
+      const failed = await inTransaction(orm.em.fork(), async (tx) => {
+        onCommitted(tx, () => ran.push('rolled back'));
+        throw new Error('the work failed');
+      }).catch((e: Error) => e.message);
+      expect(failed).to.equal('the work failed');
+      let attempts = 0;
+      await inTransaction(orm.em.fork(), async (tx) => {
+        attempts++;
+        onCommitted(tx, () => ran.push(`attempt ${attempts}`));
+        if (attempts === 1) throw Object.assign(new Error('could not serialize access'), { code: '40001' });
+      });
+      expect(ran).to.deep.equal(['committed', 'attempt 2']);
     });
 
     it('retries a serialization failure between two concurrent serializable transactions', async () => {
