@@ -6,11 +6,12 @@ import { expirePendingPayments } from './expirePendingPayments.ts';
 import { purgeIdempotencyKeys } from './purgeIdempotencyKeys.ts';
 import { purgeMessageLogs } from './purgeMessageLogs.ts';
 import { purgeRefreshTokens } from './purgeRefreshTokens.ts';
+import { rankingSnapshots } from './rankingSnapshots.ts';
 import { releaseExpiredReservations } from './releaseExpiredReservations.ts';
 
 export function cronJobs(services: Services): CronJob[] {
   return [
-    purgeRefreshTokens, purgeMessageLogs, purgeIdempotencyKeys, expirePendingPayments(services.payments), releaseExpiredReservations(services.points),
+    purgeRefreshTokens, purgeMessageLogs, purgeIdempotencyKeys, expirePendingPayments(services.payments), releaseExpiredReservations(services.points), rankingSnapshots(services.rankings),
     ...services.modules.flatMap((m) => m.def.cron?.(m.services) ?? []),
   ];
 }

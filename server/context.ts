@@ -18,6 +18,7 @@ import { createUserCache } from '../services/identity/userCache.ts';
 import { createSessionCache } from '../services/identity/sessionCache.ts';
 import { createPointsWallet } from '../services/billing/points.ts';
 import { createSocialService, moduleSocial, type SocialService } from '../services/social/social.ts';
+import { createRankingService, moduleRankings, type RankingService } from '../services/rankings/rankings.ts';
 import { createResumableStreams, moduleStreams, type ResumableStreams } from '../services/streams/resumableStreams.ts';
 import { createMemoryStreamLog, createRedisStreamLog } from '../services/streams/streamLog.ts';
 import { createRedisInvalidationBus } from './invalidationBus.ts';
@@ -317,8 +318,10 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
   };
   const points = createPointsWallet({ em, time: ctx.time, clock: ctx.clock });
   const social = createSocialService({ em, time: ctx.time });
+  const rankings = createRankingService({ em, redis: ctx.redis?.client, keyPrefix: `${ctx.config.REDIS_KEY_PREFIX}:rankings`, clock: ctx.clock, logger: ctx.logger.child({ service: 'rankings' }) });
   const platform = {
     points,
+    rankings,
     auth: createAuthService({ em, tokens: ctx.tokens, realtime, time: ctx.time, oauth: oauthRegistry(ctx.oauthVerifiers), emails: ctx.emails, sessions: sessionCache, logger: ctx.logger }),
     users: createUserService({ em, time: ctx.time, realtime, cache: userCache, sessions: sessionCache, emails: ctx.emails }),
     sms,
@@ -349,7 +352,7 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
     logger: ctx.logger,
   });
   const modules = ctx.modules.map((def) => {
-    const handle = modulePlatform(ctx, def, { realtime, payments, subscriptions, notifications, sms, revenuecatSandbox, streams, points, webhooks: platform.webhooks, social });
+    const handle = modulePlatform(ctx, def, { realtime, payments, subscriptions, notifications, sms, revenuecatSandbox, streams, points, webhooks: platform.webhooks, social, rankings });
     const services: unknown = def.createServices(handle, ctx.config.modules[def.name] as never);
     moduleServices.set(def.name, services);
     return { def, services, platform: handle };
@@ -369,7 +372,7 @@ export function moduleServices<S>(services: Services, def: { name: string; creat
 function modulePlatform(
   ctx: AppContext,
   def: AnyModule,
-  shared: Pick<ModulePlatform, 'payments' | 'subscriptions' | 'notifications' | 'sms' | 'revenuecatSandbox' | 'points' | 'webhooks'> & { realtime: RealtimePort; streams: ResumableStreams; social: SocialService },
+  shared: Pick<ModulePlatform, 'payments' | 'subscriptions' | 'notifications' | 'sms' | 'revenuecatSandbox' | 'points' | 'webhooks'> & { realtime: RealtimePort; streams: ResumableStreams; social: SocialService; rankings: RankingService },
 ): ModulePlatform {
   const types = def.notificationTypes ?? {};
   const { notifications } = shared;
@@ -391,6 +394,7 @@ function modulePlatform(
     points: shared.points,
     webhooks: shared.webhooks,
     social: moduleSocial(shared.social, def.name),
+    rankings: moduleRankings(shared.rankings, def.name),
     subscriptions: shared.subscriptions,
     revenuecat: ctx.revenuecat,
     notify: (userId: string, input: ModuleNotifyInput) => {

@@ -36,6 +36,7 @@ import type { ModuleStreams } from '../services/streams/resumableStreams.ts';
 import type { PointsWallet } from '../services/billing/points.ts';
 import type { WebhookService } from '../services/billing/webhooks.ts';
 import type { ModuleSocial } from '../services/social/social.ts';
+import type { ModuleRankings } from '../services/rankings/rankings.ts';
 
 // A payment product a module sells: upserted at every start, so a price change reaches every
 // environment. Every product needs its module's payments.onPaid.
@@ -67,6 +68,8 @@ export type ModulePlatform<E extends ServerEventSpecs = ServerEventSpecs> = {
   webhooks: WebhookService;
   // Likes and comments on the module's target types (services/social): define({ type, resolve, … }).
   social: ModuleSocial;
+  // Ranking boards of the module's items (services/rankings): define({ board }) → add, leaderboard, trending, snapshot.
+  rankings: ModuleRankings;
   subscriptions: SubscriptionService;
   revenuecat: RevenueCatClient;
   // notify() for this module's declared notification types only; notifications for the rest.

@@ -11,6 +11,7 @@ import { Migration20261122000037_seed_runs } from './Migration20261122000037_see
 import { Migration20261127000040_points } from './Migration20261127000040_points.ts';
 import { Migration20261127000041_product_management } from './Migration20261127000041_product_management.ts';
 import { Migration20261127000042_social } from './Migration20261127000042_social.ts';
+import { Migration20261127000043_rankings } from './Migration20261127000043_rankings.ts';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122000001_identity', class: Migration20261122000001_identity },
@@ -22,4 +23,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261127000040_points', class: Migration20261127000040_points },
   { name: 'Migration20261127000041_product_management', class: Migration20261127000041_product_management },
   { name: 'Migration20261127000042_social', class: Migration20261127000042_social },
+  { name: 'Migration20261127000043_rankings', class: Migration20261127000043_rankings },
 ];
