@@ -11,6 +11,8 @@ import { chatRoutes } from '../../routes/chat/rooms.ts';
 import { socialRoutes } from '../../routes/chat/social.ts';
 import { storyRoutes } from '../../routes/chat/stories.ts';
 import { createStoryService } from '../../services/chat/stories.ts';
+import { discoveryRoutes } from '../../routes/chat/discovery.ts';
+import { createDiscoveryService, SCORES } from '../../services/chat/discovery.ts';
 import { worldSettingRoutes } from '../../routes/chat/worlds.ts';
 import { createCharacterService } from '../../services/chat/characters.ts';
 import { createGalleryService } from '../../services/chat/gallery.ts';
@@ -22,6 +24,7 @@ import { createReplyService } from '../../services/chat/replies.ts';
 import { createRoomService } from '../../services/chat/rooms.ts';
 import { chatServerEvents } from '../../services/chat/schemas.ts';
 import { createWorldSettingService } from '../../services/chat/worlds.ts';
+import type { Em } from '../../services/transaction.ts';
 import { chatConfigSchema, type ChatConfig } from './config.ts';
 
 export const chatModule = defineModule({
@@ -51,6 +54,7 @@ export const chatModule = defineModule({
     chatRoutes(api, { rooms: chat.rooms, replies: chat.replies });
     pointPackRoutes(api, { pointPacks: chat.pointPacks });
     mediaRoutes(api, { media: chat.media });
+    discoveryRoutes(api, { discovery: chat.discovery });
   },
   clientEvents: (chat) => chatEvents({ services: chat }),
   products: chatPointPacks,
@@ -84,36 +88,56 @@ function createChatServices(platform: ModulePlatform<typeof chatServerEvents>, c
     logTtlSeconds: config.CHAT_REPLY_LOG_SECONDS,
     scanLore: createLoreScanner({ llm: platform.llm, logger }),
     onCharged,
-    onReplied: (roomId, character) => memory.schedule(roomId, character),
+    onReplied: (roomId, character) => {
+      memory.schedule(roomId, character);
+      score(characterBoard, character.id, SCORES.reply);
+    },
   });
   const pointPacks = createPointPackService({
     em, clock: platform.clock, logger, points: platform.points, payments: platform.payments,
     signingSecret: platform.config.URL_SIGNING_SECRET, toss: { configured: Boolean(platform.config.TOSS_SECRET_KEY) }, webhooks: platform.webhooks,
     onCredited: (payment, points) => tell(payment.userId, { type: 'chat.payment_completed', title: '결제가 완료되었어요', body: `${payment.orderName}: ${points} 포인트`, data: { orderId: payment.orderId, points } }),
   });
-  // Likes and comments on characters: the platform's social service, with the chat's visibility rule.
+  // Ranking boards (the platform's rankings): scored as characters and stories are used (services/chat/discovery.ts SCORES).
+  const characterBoard = platform.rankings.define({ board: 'characters' });
+  const storyBoard = platform.rankings.define({ board: 'stories' });
+  const score = (board: typeof characterBoard, id: string, points: number) => void board.add(id, points).catch((err: unknown) => logger.warn({ err, board: board.board }, 'ranking score not added'));
+  // What a like or a comment does besides counting: a ranking score, and a word to the owner.
+  const SOCIAL_WORDS = {
+    character: { key: 'characterId', liked: ['chat.character_liked', '캐릭터에 좋아요가 달렸어요'], commented: ['chat.character_commented', '캐릭터에 새 댓글이 달렸어요'] },
+    story: { key: 'storyId', liked: ['chat.story_liked', '스토리에 좋아요가 달렸어요'], commented: ['chat.story_commented', '스토리에 새 댓글이 달렸어요'] },
+  } as const;
+  const socialEffects = (kind: keyof typeof SOCIAL_WORDS, board: typeof characterBoard, table: 'chat_characters' | 'chat_stories') => {
+    const words = SOCIAL_WORDS[kind];
+    return {
+      onCountsChanged: async (tx: Em, id: string, counts: { likes: number }) => void (await tx.execute(`update ${table} set like_count = ? where id = ?`, [counts.likes, id])),
+      onLiked: (e: { targetId: string; ownerId: string; userId: string; counts: { likes: number } }) => {
+        score(board, e.targetId, SCORES.like);
+        if (e.ownerId !== e.userId) tell(e.ownerId, { type: words.liked[0], title: words.liked[1], body: `좋아요 ${e.counts.likes}개`, data: { [words.key]: e.targetId, likeCount: e.counts.likes } });
+      },
+      onUnliked: (e: { targetId: string }) => score(board, e.targetId, -SCORES.like),
+      onCommented: (e: { targetId: string; ownerId: string; comment: { id: string; body: string } }) => {
+        score(board, e.targetId, SCORES.comment);
+        tell(e.ownerId, { type: words.commented[0], title: words.commented[1], body: e.comment.body.slice(0, 100), data: { [words.key]: e.targetId, commentId: e.comment.id } });
+      },
+    };
+  };
+  // Likes and comments: the platform's social service, with the chat's visibility rules.
   const characterSocial = platform.social.define({
     type: 'character',
     resolve: (characterId, viewerId) => characters.forChat(characterId, viewerId).then((c) => ({ ownerId: c.creatorId }), () => null),
-    onCountsChanged: async (tx, characterId, counts) => void (await tx.execute(`update chat_characters set like_count = ? where id = ?`, [counts.likes, characterId])),
-    onLiked: (e) => void platform.notify(e.ownerId, { type: 'chat.character_liked', title: '캐릭터에 좋아요가 달렸어요', body: `좋아요 ${e.counts.likes}개`, data: { characterId: e.targetId, likeCount: e.counts.likes } })
-      .catch((err: unknown) => logger.warn({ err }, 'like notification not sent')),
-    onCommented: (e) => void platform.notify(e.ownerId, { type: 'chat.character_commented', title: '캐릭터에 새 댓글이 달렸어요', body: e.comment.body.slice(0, 100), data: { characterId: e.targetId, commentId: e.comment.id } })
-      .catch((err: unknown) => logger.warn({ err }, 'comment notification not sent')),
+    ...socialEffects('character', characterBoard, 'chat_characters'),
   });
   const stories = createStoryService({
     em, time, clock: platform.clock, logger, llm: platform.llm, streams: platform.streams, points: platform.points, realtime: platform.realtime, characters,
     model: config.CHAT_MODEL, pointsPerStory: config.CHAT_STORY_POINTS, maxSeconds: config.CHAT_MAX_REPLY_SECONDS * 2, logTtlSeconds: config.CHAT_REPLY_LOG_SECONDS,
     onCharged,
+    onViewed: (storyId) => score(storyBoard, storyId, SCORES.view),
   });
   const storySocial = platform.social.define({
     type: 'story',
     resolve: (storyId, viewerId) => stories.resolve(storyId, viewerId),
-    onCountsChanged: async (tx, storyId, counts) => void (await tx.execute(`update chat_stories set like_count = ? where id = ?`, [counts.likes, storyId])),
-    onLiked: (e) => void platform.notify(e.ownerId, { type: 'chat.story_liked', title: '스토리에 좋아요가 달렸어요', body: `좋아요 ${e.counts.likes}개`, data: { storyId: e.targetId, likeCount: e.counts.likes } })
-      .catch((err: unknown) => logger.warn({ err }, 'like notification not sent')),
-    onCommented: (e) => void platform.notify(e.ownerId, { type: 'chat.story_commented', title: '스토리에 새 댓글이 달렸어요', body: e.comment.body.slice(0, 100), data: { storyId: e.targetId, commentId: e.comment.id } })
-      .catch((err: unknown) => logger.warn({ err }, 'comment notification not sent')),
+    ...socialEffects('story', storyBoard, 'chat_stories'),
   });
   const gallery = createGalleryService({ em, time, storage: platform.storage, pool: platform.pool, characters });
   const worlds = createWorldSettingService({ em, time });
@@ -125,7 +149,8 @@ function createChatServices(platform: ModulePlatform<typeof chatServerEvents>, c
     defaultVoice: platform.config.LLM_SPEECH_VOICE,
     onCharged,
   });
-  return { config, characters, rooms, replies, memory, pointPacks, gallery, worlds, characterSocial, stories, storySocial, media };
+  const discovery = createDiscoveryService({ em, time, characters, characterBoard, storyBoard, characterLikes: characterSocial });
+  return { config, characters, rooms, replies, memory, pointPacks, gallery, worlds, characterSocial, stories, storySocial, media, discovery };
 }
 
 export type ChatServices = ReturnType<typeof createChatServices>;

@@ -14,7 +14,7 @@ import { LlmError } from '../llm/errors.ts';
 import type { NamespacePort } from '../realtime.ts';
 import type { ModuleStreams, RunningStream } from '../streams/resumableStreams.ts';
 import { clientInstant, zoneCalendar, type Clock, type TimeFormatter } from '../time.ts';
-import { inTransaction, type Em } from '../transaction.ts';
+import { inTransaction, onCommitted, type Em } from '../transaction.ts';
 import type { Character, CharacterService } from './characters.ts';
 import type { chatServerEvents } from './schemas.ts';
 
@@ -91,6 +91,8 @@ export function createStoryService(deps: {
   realtime: NamespacePort<typeof chatServerEvents>; characters: CharacterService;
   model: string; pointsPerStory: number; maxSeconds: number; logTtlSeconds: number;
   onCharged?: (userId: string, balance: number, charged: number) => void;
+  // A view counted (once per user per KST day): the module scores it.
+  onViewed?: (storyId: string) => void;
 }) {
   const { em, time } = deps;
   const kst = zoneCalendar('Asia/Seoul');
@@ -189,6 +191,7 @@ export function createStoryService(deps: {
       const counted = await tx.execute(`insert into chat_story_views (story_id, user_id, day) values (?, ?, ?) on conflict do nothing returning story_id`, [id, viewerId, day]);
       if (counted.length === 0) return toDto(r);
       const [updated] = await tx.execute<Row[]>(`update chat_stories set view_count = view_count + 1 where id = ? returning *`, [id]);
+      onCommitted(tx, () => deps.onViewed?.(id));
       return toDto(updated);
     });
   }

@@ -22,7 +22,9 @@ export type SocialTargetSpec = {
   // In the transaction that changed them: keep a module's own copy of the counts in step.
   onCountsChanged?: (tx: Em, targetId: string, counts: SocialCounts) => Promise<void>;
   // After the change committed (a notification, a ranking score); failures are the module's to log.
+  // Called for the owner's own likes too: a module that notifies skips those.
   onLiked?: (e: { targetId: string; ownerId: string; userId: string; counts: SocialCounts }) => void;
+  onUnliked?: (e: { targetId: string; ownerId: string; userId: string; counts: SocialCounts }) => void;
   onCommented?: (e: { targetId: string; ownerId: string; userId: string; comment: CommentDto; counts: SocialCounts }) => void;
 };
 
@@ -114,7 +116,8 @@ export function createSocialService(deps: { em: Em; time: TimeFormatter }) {
         await spec.onCountsChanged?.(tx, targetId, c);
         return { counts: c, changed: true };
       });
-      if (changed && liked && ownerId !== userId) spec.onLiked?.({ targetId, ownerId, userId, counts });
+      if (changed && liked) spec.onLiked?.({ targetId, ownerId, userId, counts });
+      if (changed && !liked) spec.onUnliked?.({ targetId, ownerId, userId, counts });
       return { liked, likeCount: counts.likes, commentCount: counts.comments };
     }
 
