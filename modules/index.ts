@@ -3,5 +3,6 @@
 import type { AnyModule } from '../server/module.ts';
 import { chatModule } from './chat/index.ts';
 import { coachModule } from './coach/index.ts';
+import { rizzModule } from './rizz/index.ts';
 
-export const modules: AnyModule[] = [coachModule, chatModule];
+export const modules: AnyModule[] = [coachModule, chatModule, rizzModule];

@@ -1,0 +1,7 @@
+// The rizz module's migrations, in order (names are what the migrations table records: never rename one).
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261127000200_rizz } from './Migration20261127000200_rizz.ts';
+
+export const rizzMigrations: MigrationObject[] = [
+  { name: 'Migration20261127000200_rizz', class: Migration20261127000200_rizz },
+];

@@ -1,0 +1,46 @@
+// "Find My Rizz" (seed 002): a paid photo job — payment, phone, selfie — whose results are deleted
+// 24 hours after it began. This first part takes a job from payment to processing; the generation
+// pipeline, the SMS result link and the deletion receipts come next (issue 12).
+import { rizzMigrations } from '../../entities/migrations/rizz/index.ts';
+import { rizzJobRoutes } from '../../routes/rizz/jobs.ts';
+import { defineModule, type ModulePlatform } from '../../server/module.ts';
+import { createJobService, REPORT_PRODUCT } from '../../services/rizz/jobs.ts';
+import { RIZZ_KNOWLEDGE_BASE } from '../../services/rizz/knowledgeBase.ts';
+import { normalizePhone } from '../../services/rizz/phone.ts';
+import type { Em } from '../../services/transaction.ts';
+import { rizzConfigSchema } from './config.ts';
+
+export const rizzModule = defineModule({
+  name: 'rizz',
+  summary: 'Find My Rizz: a paid photo job whose AI portraits and report are deleted after 24 hours',
+  config: rizzConfigSchema,
+  migrations: rizzMigrations,
+  products: [{ id: REPORT_PRODUCT, name: '나의 리즈 리포트', amount: 9900, grants: { reports: 1 }, sortOrder: 0 }],
+  seed: seedKnowledgeBase,
+  createServices: (platform) => createRizzServices(platform),
+  routes: (api, rizz) => rizzJobRoutes(api, { jobs: rizz.jobs }),
+  payments: { onPaid: (rizz, tx, payment) => rizz.jobs.paid(tx, payment.orderId) },
+});
+
+function createRizzServices(platform: ModulePlatform) {
+  const jobs = createJobService({
+    em: platform.em, clock: platform.clock, time: platform.time, logger: platform.logger, payments: platform.payments, personalData: platform.personalData,
+    storage: platform.storage, pool: platform.pool, normalizePhone,
+    provider: platform.config.PORTONE_API_SECRET ? 'portone' : undefined,
+  });
+  return { jobs };
+}
+
+// The care methods a report's recommendations are matched against (seed data, rewritten at every migration).
+async function seedKnowledgeBase(em: Em): Promise<void> {
+  for (const k of RIZZ_KNOWLEDGE_BASE) {
+    await em.execute(
+      `insert into rizz_knowledge_base (code, category, title, description, cost_min, cost_max, weeks_min, weeks_max) values (?, ?, ?, ?, ?, ?, ?, ?)
+       on conflict (code) do update set category = excluded.category, title = excluded.title, description = excluded.description,
+         cost_min = excluded.cost_min, cost_max = excluded.cost_max, weeks_min = excluded.weeks_min, weeks_max = excluded.weeks_max`,
+      [k.code, k.category, k.title, k.description, k.typicalCostKrw.min, k.typicalCostKrw.max, k.durationWeeks.min, k.durationWeeks.max],
+    );
+  }
+}
+
+export type RizzServices = ReturnType<typeof createRizzServices>;

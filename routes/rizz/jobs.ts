@@ -1,0 +1,34 @@
+// Find My Rizz jobs at the seed's paths: POST /payments/initialize (a job and its order), then with
+// the job's token (X-Job-Token): GET /jobs/:id, POST /jobs/:id/phone, POST /jobs/:id/upload.
+import { z } from 'zod';
+import type { Api } from '../../server/http/route.ts';
+import { orderDto } from '../../services/billing/schemas.ts';
+import { jobDto, MAX_UPLOAD_BYTES, type JobService } from '../../services/rizz/jobs.ts';
+
+const idParams = z.object({ id: z.uuid() });
+const jobToken = (ctx: { get: (h: string) => string }) => ctx.get('x-job-token') || undefined;
+
+export function rizzJobRoutes(api: Api, deps: { jobs: JobService }): void {
+  api.route({
+    method: 'post', path: '/payments/initialize', summary: 'Start a job: its 9,900 KRW order and the job token that authorises this client (returned once)', tags: ['rizz'], auth: 'none',
+    responses: { 201: { description: 'The job, its token and the order to pay', schema: z.object({ job: jobDto, jobToken: z.string(), order: orderDto }) } },
+    handler: async () => ({ status: 201, body: await deps.jobs.initialize() }),
+  });
+  api.route({
+    method: 'get', path: '/jobs/:id', summary: 'A job\'s state (X-Job-Token)', tags: ['rizz'], auth: 'none', params: idParams,
+    responses: { 200: { description: 'The job', schema: jobDto }, 401: { description: 'Missing or wrong job token' }, 410: { description: 'The job has been deleted (24 h)' } },
+    handler: async ({ params, ctx }) => ({ body: await deps.jobs.get(params.id, jobToken(ctx)) }),
+  });
+  api.route({
+    method: 'post', path: '/jobs/:id/phone', summary: 'Register the phone the result link goes to (E.164 or Korean mobile formats); pending_phone → pending_upload', tags: ['rizz'], auth: 'none',
+    params: idParams, body: z.object({ phone: z.string().trim().min(8).max(32).meta({ example: '010-1234-5678' }) }),
+    responses: { 200: { description: 'The job', schema: jobDto }, 409: { description: 'invalid_transition: not pending_phone' } },
+    handler: async ({ params, body, ctx }) => ({ body: await deps.jobs.registerPhone(params.id, jobToken(ctx), body.phone) }),
+  });
+  api.route({
+    method: 'post', path: '/jobs/:id/upload', summary: 'Upload the selfie (JPEG or PNG as the body, ≤ 10 MB, ≥ 512 px): checked, cropped to 3:4, stored; pending_upload → processing', tags: ['rizz'],
+    auth: 'none', params: idParams, rawBody: { maxBytes: MAX_UPLOAD_BYTES, contentType: 'image/jpeg' },
+    responses: { 200: { description: 'The job', schema: jobDto }, 400: { description: 'Not a photo we take, naming `file`' }, 409: { description: 'invalid_transition' }, 413: { description: 'Larger than 10 MB' } },
+    handler: async ({ params, rawBody, ctx }) => ({ body: await deps.jobs.upload(params.id, jobToken(ctx), rawBody!, ctx.get('content-type') || undefined) }),
+  });
+}

@@ -1,0 +1,173 @@
+// A "Find My Rizz" job (seed 002): pending_payment → pending_phone → pending_upload → processing →
+// completed | failed, 24 hours from its creation. No accounts: the job token returned at creation
+// (kept only as a hash) authorises its client. Each move is one guarded UPDATE from the states it may
+// come from, so a move not allowed from the current state is a 409 and two racing moves move it once.
+import crypto from 'node:crypto';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { PersonalDataCipher } from '../crypto/personalData.ts';
+import { newObjectKey, type ObjectStorage } from '../../integrations/storage/index.ts';
+import type { WorkerPool } from '../../workers/pool.ts';
+import type { PaymentService } from '../billing/payments.ts';
+import { AppError, notFound, unauthorized } from '../errors.ts';
+import type { Clock, TimeFormatter } from '../time.ts';
+import { inTransaction, onCommitted, type Em } from '../transaction.ts';
+
+export const JOB_STATUSES = ['pending_payment', 'pending_phone', 'pending_upload', 'processing', 'completed', 'failed'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const JOB_LIFETIME_MS = 24 * 3600_000;
+export const REPORT_PRODUCT = 'rizz.report';
+export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+
+export const jobDto = z
+  .object({
+    id: z.uuid(),
+    status: z.enum(JOB_STATUSES),
+    phoneRegistered: z.boolean(),
+    uploaded: z.boolean(),
+    failureReason: z.string().nullable(),
+    createdAt: z.string(),
+    expiresAt: z.string(),
+    secondsLeft: z.number().int().meta({ description: 'Until everything of the job is deleted' }),
+  })
+  .meta({ id: 'RizzJob' });
+export type JobDto = z.infer<typeof jobDto>;
+
+type Row = {
+  id: string; status: JobStatus; token_hash: string; guest_user_id: string; order_id: string | null; phone_hash: string | null; failure_reason: string | null;
+  created_at: Date; expires_at: Date; files: string;
+};
+
+const hashToken = (token: string) => crypto.createHash('sha256').update(token).digest('hex');
+
+export function createJobService(deps: {
+  em: Em; clock: Clock; time: TimeFormatter; logger: Logger; payments: PaymentService; personalData: PersonalDataCipher; storage: ObjectStorage; pool: WorkerPool;
+  provider?: 'portone';
+  normalizePhone: (input: string, field?: string) => string;
+  // After a committed move: the job's clients are told (its socket room), metrics counted.
+  onMoved?: (job: JobDto) => void;
+}) {
+  const { em, time } = deps;
+
+  const toDto = (r: Row): JobDto => ({
+    id: r.id, status: r.status, phoneRegistered: r.phone_hash !== null, uploaded: Number(r.files) > 0, failureReason: r.failure_reason,
+    createdAt: time.format(new Date(r.created_at)), expiresAt: time.format(new Date(r.expires_at)),
+    secondsLeft: Math.max(0, Math.floor((new Date(r.expires_at).getTime() - deps.clock.now().getTime()) / 1000)),
+  });
+
+  async function load(db: Em, jobId: string, lock = false): Promise<Row | undefined> {
+    const [r] = await db.execute<Row[]>(
+      `select j.*, (select count(*) from rizz_job_files f where f.job_id = j.id and f.kind = 'original') as files from rizz_jobs j where j.id = ?${lock ? ' for update of j' : ''}`,
+      [jobId],
+    );
+    return r;
+  }
+
+  // The job, if `token` is its token and it has not expired (a job past its 24 hours is gone: 410).
+  async function authorized(db: Em, jobId: string, token: string | undefined, lock = false): Promise<Row> {
+    if (!token) throw unauthorized('missing_job_token', 'Send the job token as "X-Job-Token"');
+    const r = await load(db, jobId, lock);
+    if (!r) throw notFound('Job');
+    const a = Buffer.from(r.token_hash, 'hex');
+    const b = Buffer.from(hashToken(token), 'hex');
+    if (a.length !== b.length || !crypto.timingSafeEqual(a, b)) throw unauthorized('invalid_job_token', 'This token is not the job\'s');
+    if (new Date(r.expires_at).getTime() <= deps.clock.now().getTime()) throw new AppError(410, 'job_expired', 'This job and everything of it have been deleted');
+    return r;
+  }
+
+  // Moves the job from one of `from` to `to` in `tx`, or answers 409 naming the state it is in.
+  async function move(tx: Em, jobId: string, from: JobStatus[], to: JobStatus, set: Record<string, unknown> = {}): Promise<JobDto> {
+    const cols = Object.keys(set);
+    const moved = await tx.execute<{ id: string }[]>(
+      `update rizz_jobs set status = ?, updated_at = now()${cols.map((c) => `, ${c} = ?`).join('')} where id = ? and status = any(?::text[]) returning id`,
+      [to, ...Object.values(set), jobId, `{${from.join(',')}}`],
+    );
+    const r = await load(tx, jobId);
+    if (!r) throw notFound('Job');
+    if (moved.length === 0) throw new AppError(409, 'invalid_transition', `The job is ${r.status}; it cannot move to ${to} from there`, { extra: { status: r.status } });
+    const dto = toDto(r);
+    onCommitted(tx, () => deps.onMoved?.(dto));
+    return dto;
+  }
+
+  // POST /payments/initialize: a job, its guest payer, and the order for the report (9,900 KRW, the
+  // product's price). The token is returned once; only its hash is kept.
+  async function initialize(): Promise<{ job: JobDto; jobToken: string; order: Awaited<ReturnType<PaymentService['createOrder']>> }> {
+    const id = crypto.randomUUID();
+    const token = crypto.randomBytes(32).toString('base64url');
+    const guest = crypto.randomUUID();
+    const now = deps.clock.now();
+    await inTransaction(em.fork(), async (tx) => {
+      await tx.execute(`insert into users (id, username) values (?, ?)`, [guest, `rizz-guest-${guest}`]);
+      await tx.execute(`insert into rizz_jobs (id, status, token_hash, guest_user_id, created_at, expires_at) values (?, 'pending_payment', ?, ?, ?, ?)`,
+        [id, hashToken(token), guest, now, new Date(now.getTime() + JOB_LIFETIME_MS)]);
+    });
+    const order = await deps.payments.createOrder(guest, { productId: REPORT_PRODUCT, provider: deps.provider, metadata: { rizzJobId: id } });
+    await em.fork().execute(`update rizz_jobs set order_id = ? where id = ?`, [order.orderId, id]);
+    const job = toDto((await load(em.fork(), id))!);
+    return { job, jobToken: token, order };
+  }
+
+  // The module's payment handler, in the payment's transaction: the paid job moves on, once.
+  async function paid(tx: Em, orderId: string): Promise<void> {
+    const [r] = await tx.execute<{ id: string; status: JobStatus }[]>(`select id, status from rizz_jobs where order_id = ? for update`, [orderId]);
+    if (!r) {
+      deps.logger.warn({ orderId }, 'rizz payment for a job that is gone');
+      return;
+    }
+    if (r.status === 'pending_payment') await move(tx, r.id, ['pending_payment'], 'pending_phone');
+  }
+
+  async function get(jobId: string, token: string | undefined): Promise<JobDto> {
+    return toDto(await authorized(em.fork(), jobId, token));
+  }
+
+  // The phone the result link goes to: normalised, kept as a keyed hash and sealed, never logged.
+  async function registerPhone(jobId: string, token: string | undefined, phone: string): Promise<JobDto> {
+    const e164 = deps.normalizePhone(phone, 'phone');
+    return inTransaction(em.fork(), async (tx) => {
+      await authorized(tx, jobId, token, true);
+      return move(tx, jobId, ['pending_phone'], 'pending_upload', { phone_hash: deps.personalData.hash(e164), phone_sealed: deps.personalData.encrypt(e164) });
+    });
+  }
+
+  // The selfie: checked and cropped to 3:4 in the image worker (the real format from the bytes,
+  // JPEG or PNG, ≤ 10 MB, ≥ 512 px, metadata stripped); the original and the crop are stored under
+  // random keys; the job moves to processing. A bad file leaves nothing behind.
+  async function upload(jobId: string, token: string | undefined, bytes: Buffer, declaredType?: string): Promise<JobDto> {
+    const job = await authorized(em.fork(), jobId, token);
+    if (job.status !== 'pending_upload') throw new AppError(409, 'invalid_transition', `The job is ${job.status}; it takes a photo only while pending_upload`, { extra: { status: job.status } });
+    const original = Buffer.from(bytes);
+    const result = await deps.pool.processImage({ bytes, aspect: { w: 3, h: 4 }, format: 'jpeg', limits: { maxBytes: MAX_UPLOAD_BYTES, minSide: 512 } });
+    if (!result.ok) throw new AppError(result.error.code === 'too_large' ? 413 : 400, result.error.code, result.error.message, { issues: [{ field: 'file', message: result.error.message }] });
+    if (result.sourceFormat !== 'jpeg' && result.sourceFormat !== 'png') {
+      throw new AppError(400, 'unsupported_format', 'The photo must be a JPEG or a PNG', { issues: [{ field: 'file', message: 'must be a JPEG or a PNG' }] });
+    }
+    // A client that says JPEG and sends a PNG (a renamed file) is refused: what it declared is wrong.
+    const declared = declaredType?.split(';')[0].trim().toLowerCase();
+    if (declared && declared !== 'application/octet-stream' && declared !== `image/${result.sourceFormat}`) {
+      throw new AppError(400, 'format_mismatch', `The body is a ${result.sourceFormat.toUpperCase()} but was sent as ${declared}`, { issues: [{ field: 'file', message: `is a ${result.sourceFormat}, sent as ${declared}` }] });
+    }
+    const originalKey = newObjectKey(`rizz/jobs/${jobId}`, result.sourceFormat === 'png' ? 'png' : 'jpg');
+    const cropKey = newObjectKey(`rizz/jobs/${jobId}`, 'jpg');
+    await deps.storage.put(originalKey, original, { contentType: result.sourceFormat === 'png' ? 'image/png' : 'image/jpeg' });
+    await deps.storage.put(cropKey, result.image, { contentType: 'image/jpeg' });
+    try {
+      return await inTransaction(em.fork(), async (tx) => {
+        await authorized(tx, jobId, token, true);
+        await tx.execute(`insert into rizz_job_files (id, job_id, kind, storage_key, content_type, width, height, bytes) values (?, ?, 'original', ?, ?, ?, ?, ?), (?, ?, 'crop', ?, 'image/jpeg', ?, ?, ?)`, [
+          crypto.randomUUID(), jobId, originalKey, result.sourceFormat === 'png' ? 'image/png' : 'image/jpeg', result.sourceWidth, result.sourceHeight, original.byteLength,
+          crypto.randomUUID(), jobId, cropKey, result.width, result.height, result.image.byteLength,
+        ]);
+        return move(tx, jobId, ['pending_upload'], 'processing');
+      });
+    } catch (err) {
+      await Promise.all([deps.storage.delete(originalKey), deps.storage.delete(cropKey)]).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  return { initialize, paid, get, registerPhone, upload, toDto };
+}
+
+export type JobService = ReturnType<typeof createJobService>;

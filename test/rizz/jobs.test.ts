@@ -1,0 +1,76 @@
+// A Find My Rizz job from payment to processing, offline (the sandbox checkout): the job token, the
+// allowed moves (409 otherwise), the phone kept hashed and sealed, the selfie checked and cropped.
+import { expect } from 'chai';
+import sharp from 'sharp';
+import type { ApiNode } from '../../server/node.ts';
+import { request, startNode, stopAllNodes } from '../helpers.ts';
+
+describe('rizz: a job from payment to processing', () => {
+  let node: ApiNode;
+  before(async () => {
+    node = await startNode();
+  });
+  after(stopAllNodes);
+
+  const jobCall = (method: string, path: string, token: string, body?: unknown) => request(node, method, path, { headers: { 'x-job-token': token }, body });
+  const photo = (w: number, h: number, format: 'jpeg' | 'png' = 'jpeg') =>
+    sharp({ create: { width: w, height: h, channels: 3, background: { r: 200, g: 150, b: 120 } } })[format]().toBuffer();
+  const upload = async (jobId: string, token: string, bytes: Buffer, type = 'image/jpeg') => {
+    const res = await fetch(`${node.url}/jobs/${jobId}/upload`, { method: 'POST', headers: { 'x-job-token': token, 'content-type': type }, body: new Uint8Array(bytes) });
+    return { status: res.status, body: (await res.json()) as { status?: string; code?: string; errors?: { field: string }[] } };
+  };
+  async function paidJob() {
+    const started = await request(node, 'POST', '/payments/initialize');
+    expect(started.status, JSON.stringify(started.body)).to.equal(201);
+    const { job, jobToken, order } = started.body;
+    expect(order).to.include({ amount: 9900, module: 'rizz', status: 'pending' });
+    const approved = await fetch(`${node.url}/sandbox/checkout/${order.orderId}/approve`, { method: 'POST' });
+    expect(approved.status).to.equal(200);
+    return { jobId: job.id as string, token: jobToken as string, orderId: order.orderId as string };
+  }
+
+  it('pays, registers the phone, takes the selfie: each move once, in order, others 409', async () => {
+    const started = await request(node, 'POST', '/payments/initialize');
+    const { job, jobToken } = started.body;
+    expect(job).to.include({ status: 'pending_payment', phoneRegistered: false });
+    expect(job.secondsLeft).to.be.within(86_390, 86_400);
+    expect((await jobCall('POST', `/jobs/${job.id}/phone`, jobToken, { phone: '010-1234-5678' })).status).to.equal(409);
+    const { jobId, token } = await paidJob();
+    expect((await jobCall('GET', `/jobs/${jobId}`, token)).body.status).to.equal('pending_phone');
+    const phoned = await jobCall('POST', `/jobs/${jobId}/phone`, token, { phone: '010-1234-5678' });
+    expect(phoned.body).to.include({ status: 'pending_upload', phoneRegistered: true });
+    expect((await jobCall('POST', `/jobs/${jobId}/phone`, token, { phone: '010-1234-5678' })).body.code).to.equal('invalid_transition');
+    const [row] = await node.ctx.db.orm.em.fork().execute<{ phone_hash: string; phone_sealed: string }[]>('select phone_hash, phone_sealed from rizz_jobs where id = ?', [jobId]);
+    expect(row.phone_hash).to.equal(node.ctx.personalData.hash('+821012345678'));
+    expect(node.ctx.personalData.decrypt(row.phone_sealed)).to.equal('+821012345678');
+    const uploaded = await upload(jobId, token, await photo(900, 1200));
+    expect(uploaded.status, JSON.stringify(uploaded.body)).to.equal(200);
+    expect(uploaded.body.status).to.equal('processing');
+    const files = await node.ctx.db.orm.em.fork().execute<{ kind: string; width: number; height: number }[]>('select kind, width, height from rizz_job_files where job_id = ? order by kind', [jobId]);
+    expect(files).to.deep.equal([{ kind: 'crop', width: 900, height: 1200 }, { kind: 'original', width: 900, height: 1200 }]);
+  });
+
+  it('authorises by the job token only, and refuses bad photos with 4xx, storing nothing', async () => {
+    const { jobId, token } = await paidJob();
+    const other = await paidJob();
+    expect((await request(node, 'GET', `/jobs/${jobId}`)).status).to.equal(401);
+    expect((await jobCall('GET', `/jobs/${jobId}`, other.token)).status).to.equal(401);
+    expect((await jobCall('POST', `/jobs/${jobId}/phone`, token, { phone: '02-123-4567' })).status).to.equal(400);
+    await jobCall('POST', `/jobs/${jobId}/phone`, token, { phone: '+82 10 9876 5432' });
+    const cases: [Buffer, string, string][] = [
+      [await photo(900, 1200, 'png'), 'image/jpeg', 'format_mismatch'], // a PNG renamed JPEG
+      [await photo(300, 300), 'image/jpeg', 'too_small'],
+      [Buffer.from('not a photo'), 'image/jpeg', 'unsupported_format'],
+    ];
+    for (const [bytes, type, code] of cases) {
+      const res = await upload(jobId, token, bytes, type);
+      expect(res.status, code).to.equal(400);
+      expect(res.body.code).to.equal(code);
+      expect(res.body.errors![0].field).to.equal('file');
+    }
+    const huge = await fetch(`${node.url}/jobs/${jobId}/upload`, { method: 'POST', headers: { 'x-job-token': token, 'content-type': 'image/jpeg' }, body: new Uint8Array(15 * 1024 * 1024) });
+    expect(huge.status).to.equal(413);
+    expect((await node.ctx.db.orm.em.fork().execute<{ n: string }[]>('select count(*) as n from rizz_job_files where job_id = ?', [jobId]))[0].n).to.equal('0');
+    expect((await jobCall('GET', `/jobs/${jobId}`, token)).body.status).to.equal('pending_upload');
+  });
+});
