@@ -1,22 +1,13 @@
 import { expect } from 'chai';
 import { analyseTrack, haversineM } from '../../workers/geo.ts';
 import type { TrackAnalysis, TrackPoint, TrackResult } from '../../workers/geo.ts';
+import { seededRandom } from '../../services/seededRandom.ts';
 
 const SEOUL = { lat: 37.5665, lng: 126.978 };
 const T0 = Date.UTC(2025, 4, 1, 9, 0, 0);
 const M_PER_DEG_LAT = 111_320;
 
-/** Deterministic PRNG (mulberry32), so a failing walk can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
