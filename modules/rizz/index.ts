@@ -4,6 +4,8 @@
 import { rizzMigrations } from '../../entities/migrations/rizz/index.ts';
 import { rizzJobRoutes } from '../../routes/rizz/jobs.ts';
 import { defineModule, type ModulePlatform } from '../../server/module.ts';
+import { Counter } from 'prom-client';
+import { createDeletionService } from '../../services/rizz/deletion.ts';
 import { createJobService, REPORT_PRODUCT } from '../../services/rizz/jobs.ts';
 import { RIZZ_KNOWLEDGE_BASE } from '../../services/rizz/knowledgeBase.ts';
 import { normalizePhone } from '../../services/rizz/phone.ts';
@@ -18,17 +20,28 @@ export const rizzModule = defineModule({
   products: [{ id: REPORT_PRODUCT, name: '나의 리즈 리포트', amount: 9900, grants: { reports: 1 }, sortOrder: 0 }],
   seed: seedKnowledgeBase,
   createServices: (platform) => createRizzServices(platform),
-  routes: (api, rizz) => rizzJobRoutes(api, { jobs: rizz.jobs }),
+  routes: (api, rizz) => rizzJobRoutes(api, { jobs: rizz.jobs, deletion: rizz.deletion }),
+  cron: (rizz) => [{
+    name: 'rizz-purge-expired',
+    schedule: '7 * * * *',
+    description: 'Delete every job past its 24 hours (storage objects, rows) and write its deletion receipt',
+    run: async () => rizz.deletion.purgeExpired(),
+  }],
   payments: { onPaid: (rizz, tx, payment) => rizz.jobs.paid(tx, payment.orderId) },
 });
 
 function createRizzServices(platform: ModulePlatform) {
+  const registry = platform.metrics.registry;
+  const purged = (registry.getSingleMetric('rizz_jobs_purged_total') as Counter | undefined)
+    ?? new Counter({ name: 'rizz_jobs_purged_total', help: 'Rizz jobs deleted at their 24-hour expiry, with a receipt', registers: [registry] });
+  const deletion = createDeletionService({ em: platform.em, storage: platform.storage, clock: platform.clock, time: platform.time, logger: platform.logger, onDeleted: (n) => purged.inc(n) });
   const jobs = createJobService({
     em: platform.em, clock: platform.clock, time: platform.time, logger: platform.logger, payments: platform.payments, personalData: platform.personalData,
     storage: platform.storage, pool: platform.pool, normalizePhone,
     provider: platform.config.PORTONE_API_SECRET ? 'portone' : undefined,
+    wasDeleted: deletion.wasDeleted,
   });
-  return { jobs };
+  return { jobs, deletion };
 }
 
 // The care methods a report's recommendations are matched against (seed data, rewritten at every migration).

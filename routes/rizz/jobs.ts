@@ -4,11 +4,12 @@ import { z } from 'zod';
 import type { Api } from '../../server/http/route.ts';
 import { orderDto } from '../../services/billing/schemas.ts';
 import { jobDto, MAX_UPLOAD_BYTES, type JobService } from '../../services/rizz/jobs.ts';
+import { receiptDto, type DeletionService } from '../../services/rizz/deletion.ts';
 
 const idParams = z.object({ id: z.uuid() });
 const jobToken = (ctx: { get: (h: string) => string }) => ctx.get('x-job-token') || undefined;
 
-export function rizzJobRoutes(api: Api, deps: { jobs: JobService }): void {
+export function rizzJobRoutes(api: Api, deps: { jobs: JobService; deletion: DeletionService }): void {
   api.route({
     method: 'post', path: '/payments/initialize', summary: 'Start a job: its 9,900 KRW order and the job token that authorises this client (returned once)', tags: ['rizz'], auth: 'none',
     responses: { 201: { description: 'The job, its token and the order to pay', schema: z.object({ job: jobDto, jobToken: z.string(), order: orderDto }) } },
@@ -30,5 +31,11 @@ export function rizzJobRoutes(api: Api, deps: { jobs: JobService }): void {
     auth: 'none', params: idParams, rawBody: { maxBytes: MAX_UPLOAD_BYTES, contentType: 'image/jpeg' },
     responses: { 200: { description: 'The job', schema: jobDto }, 400: { description: 'Not a photo we take, naming `file`' }, 409: { description: 'invalid_transition' }, 413: { description: 'Larger than 10 MB' } },
     handler: async ({ params, rawBody, ctx }) => ({ body: await deps.jobs.upload(params.id, jobToken(ctx), rawBody!, ctx.get('content-type') || undefined) }),
+  });
+  api.route({
+    method: 'get', path: '/results/:jobId/receipt', summary: 'What the 24-hour deletion removed for a job, and when (no personal data)', tags: ['rizz'], auth: 'none',
+    params: z.object({ jobId: z.uuid() }),
+    responses: { 200: { description: 'The receipt', schema: receiptDto }, 404: { description: 'No deletion of this job (yet)' } },
+    handler: async ({ params }) => ({ body: await deps.deletion.receipt(params.jobId) }),
   });
 }

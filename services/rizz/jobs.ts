@@ -44,6 +44,8 @@ export function createJobService(deps: {
   em: Em; clock: Clock; time: TimeFormatter; logger: Logger; payments: PaymentService; personalData: PersonalDataCipher; storage: ObjectStorage; pool: WorkerPool;
   provider?: 'portone';
   normalizePhone: (input: string, field?: string) => string;
+  // Whether a job was deleted at its expiry (its receipt exists): then it answers 410, not 404.
+  wasDeleted?: (jobId: string) => Promise<boolean>;
   // After a committed move: the job's clients are told (its socket room), metrics counted.
   onMoved?: (job: JobDto) => void;
 }) {
@@ -67,6 +69,7 @@ export function createJobService(deps: {
   async function authorized(db: Em, jobId: string, token: string | undefined, lock = false): Promise<Row> {
     if (!token) throw unauthorized('missing_job_token', 'Send the job token as "X-Job-Token"');
     const r = await load(db, jobId, lock);
+    if (!r && (await deps.wasDeleted?.(jobId))) throw new AppError(410, 'job_expired', 'This job and everything of it have been deleted');
     if (!r) throw notFound('Job');
     const a = Buffer.from(r.token_hash, 'hex');
     const b = Buffer.from(hashToken(token), 'hex');

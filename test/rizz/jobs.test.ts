@@ -3,6 +3,9 @@
 import { expect } from 'chai';
 import sharp from 'sharp';
 import type { ApiNode } from '../../server/node.ts';
+import { moduleServices } from '../../server/context.ts';
+import { rizzModule } from '../../modules/rizz/index.ts';
+import { createTestClock } from '../../services/time.ts';
 import { request, startNode, stopAllNodes } from '../helpers.ts';
 
 describe('rizz: a job from payment to processing', () => {
@@ -72,5 +75,57 @@ describe('rizz: a job from payment to processing', () => {
     expect(huge.status).to.equal(413);
     expect((await node.ctx.db.orm.em.fork().execute<{ n: string }[]>('select count(*) as n from rizz_job_files where job_id = ?', [jobId]))[0].n).to.equal('0');
     expect((await jobCall('GET', `/jobs/${jobId}`, token)).body.status).to.equal('pending_upload');
+  });
+});
+
+describe('rizz: the 24-hour deletion you can prove', () => {
+  const clock = createTestClock('2026-11-27T10:00:00+09:00');
+  let node: ApiNode;
+  before(async () => {
+    node = await startNode({}, clock);
+  });
+  after(stopAllNodes);
+
+  it('deletes an expired job\'s storage and rows, writes a receipt without personal data, answers 410 after; a failed storage delete is retried, never receipted early', async () => {
+    const started = await request(node, 'POST', '/payments/initialize');
+    const { job, jobToken, order } = started.body;
+    await fetch(`${node.url}/sandbox/checkout/${order.orderId}/approve`, { method: 'POST' });
+    await request(node, 'POST', `/jobs/${job.id}/phone`, { headers: { 'x-job-token': jobToken }, body: { phone: '010-5555-1234' } });
+    const bytes = await sharp({ create: { width: 900, height: 1200, channels: 3, background: { r: 90, g: 120, b: 150 } } }).jpeg().toBuffer();
+    const up = await fetch(`${node.url}/jobs/${job.id}/upload`, { method: 'POST', headers: { 'x-job-token': jobToken, 'content-type': 'image/jpeg' }, body: new Uint8Array(bytes) });
+    expect(up.status).to.equal(200);
+    const keys = (await node.ctx.db.orm.em.fork().execute<{ storage_key: string }[]>('select storage_key from rizz_job_files where job_id = ?', [job.id])).map((r) => r.storage_key);
+    expect(keys).to.have.length(2);
+    const rizz = moduleServices(node.services, rizzModule);
+
+    // Not yet expired: nothing happens.
+    expect((await rizz.deletion.purgeExpired()).deleted).to.equal(0);
+    clock.advance(24 * 3600_000 + 1000);
+    expect((await request(node, 'GET', `/jobs/${job.id}`, { headers: { 'x-job-token': jobToken } })).status).to.equal(410);
+
+    // Storage fails once: the job keeps its rows and gets no receipt.
+    const storage = node.ctx.storage;
+    const realDeletePrefix = storage.deletePrefix.bind(storage);
+    storage.deletePrefix = async () => {
+      throw new Error('storage unavailable');
+    };
+    const failed = await rizz.deletion.purgeExpired();
+    storage.deletePrefix = realDeletePrefix;
+    expect(failed).to.include({ failed: 1 });
+    expect((await request(node, 'GET', `/results/${job.id}/receipt`)).status).to.equal(404);
+
+    expect((await rizz.deletion.purgeExpired()).deleted).to.be.greaterThanOrEqual(1);
+    for (const key of keys) expect(await storage.stat(key).then(() => 'still there', () => 'gone')).to.equal('gone');
+    const db = node.ctx.db.orm.em.fork();
+    for (const table of ['rizz_jobs', 'rizz_job_files', 'rizz_job_recommendations', 'rizz_survey_responses']) {
+      const column = table === 'rizz_jobs' ? 'id' : 'job_id';
+      expect((await db.execute<{ n: string }[]>(`select count(*) as n from ${table} where ${column} = ?`, [job.id]))[0].n, table).to.equal('0');
+    }
+    const receipt = await request(node, 'GET', `/results/${job.id}/receipt`);
+    expect(receipt.status).to.equal(200);
+    expect(receipt.body.deleted).to.deep.equal({ storageObjects: 2, files: 2, recommendations: 0, surveyResponses: 0, phone: true, job: true });
+    expect(receipt.body.expiredAt).to.equal('2026-11-28T10:00:00+09:00');
+    expect(JSON.stringify(receipt.body)).to.not.match(/010|5555|1234|\+82/);
+    expect((await request(node, 'GET', `/jobs/${job.id}`, { headers: { 'x-job-token': jobToken } })).status).to.equal(410);
   });
 });

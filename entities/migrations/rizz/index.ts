@@ -1,7 +1,9 @@
 // The rizz module's migrations, in order (names are what the migrations table records: never rename one).
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261127000200_rizz } from './Migration20261127000200_rizz.ts';
+import { Migration20261127000201_rizz_receipts } from './Migration20261127000201_rizz_receipts.ts';
 
 export const rizzMigrations: MigrationObject[] = [
   { name: 'Migration20261127000200_rizz', class: Migration20261127000200_rizz },
+  { name: 'Migration20261127000201_rizz_receipts', class: Migration20261127000201_rizz_receipts },
 ];
