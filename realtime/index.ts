@@ -17,12 +17,16 @@ import type { Logger } from '../server/logger.ts';
 import type { Metrics } from '../server/metrics.ts';
 import { createLimiter } from '../server/rateLimits.ts';
 import { socketAuthMiddleware } from './auth.ts';
+import { AppError } from '../services/errors.ts';
 import { bindClientEvent, describeClientEvents, type ClientEvent, type SocketData, type SocketEventDoc } from './events.ts';
 import type { ZodType, z } from 'zod';
 
 // One namespace: what clients may emit on it and what it pushes to them. The platform's
 // /notifications is one; each app module with socket events brings its own.
-export type NamespaceSpec = { name: string; clientEvents: ClientEvent<ZodType>[]; serverEvents: ServerEventSpecs };
+// A guest namespace takes no user token: its authenticator checks what the client sends in
+// `auth` (a job token, say) and names the rooms the socket joins; it serves server events only.
+export type GuestSocketAuth = (auth: Record<string, unknown>) => Promise<{ rooms: string[] }>;
+export type NamespaceSpec = { name: string; clientEvents: ClientEvent<ZodType>[]; serverEvents: ServerEventSpecs; guestAuth?: GuestSocketAuth };
 
 export type RealtimeDeps = {
   orm: Orm;
@@ -75,8 +79,24 @@ export function createRealtime(httpServer: http.Server, deps: RealtimeDeps) {
   const authenticate = socketAuthMiddleware({ tokens: deps.tokens, orm: deps.orm });
   const namespaces = new Map<string, Namespace<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>>();
 
-  for (const { name, clientEvents: events } of deps.namespaces) {
+  for (const { name, clientEvents: events, guestAuth } of deps.namespaces) {
     const nsp = io.of(`/${name}`);
+    if (guestAuth) {
+      nsp.use(async (socket, next) => {
+        try {
+          const { rooms } = await guestAuth((socket.handshake.auth ?? {}) as Record<string, unknown>);
+          await socket.join(rooms);
+          deps.metrics.socketConnections.inc({ namespace: name });
+          socket.on('disconnect', () => deps.metrics.socketConnections.dec({ namespace: name }));
+          next();
+        } catch (err) {
+          const e = err instanceof AppError ? err : undefined;
+          next(Object.assign(new Error(e?.message ?? 'Could not authenticate the connection'), { data: { code: e?.code ?? 'internal_error' } }));
+        }
+      });
+      namespaces.set(name, nsp);
+      continue;
+    }
     nsp.use(authenticate);
     nsp.on('connection', (socket) => {
       const { auth } = socket.data;
@@ -107,6 +127,10 @@ export function createRealtime(httpServer: http.Server, deps: RealtimeDeps) {
     emitToUser: (namespace, userId, event, payload) => {
       const nsp = namespaces.get(namespace);
       if (nsp) (busUp() ? nsp : nsp.local).to(userRoom(userId)).emit(event, payload);
+    },
+    emitToRoom: (namespace, room, event, payload) => {
+      const nsp = namespaces.get(namespace);
+      if (nsp) (busUp() ? nsp : nsp.local).to(room).emit(event, payload);
     },
     disconnectUser: (userId) => disconnectRoom(userRoom(userId)),
     disconnectSession: (sessionId) => disconnectRoom(sessionRoom(sessionId)),

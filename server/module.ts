@@ -131,6 +131,9 @@ export type AppModule<C extends ZodObject = ZodObject, S = unknown, E extends Se
   routes?: (api: Api, services: S, platform: ModulePlatform<E>) => void;
   // Services arrive through a getter: sockets are set up before the services that publish through them.
   clientEvents?: (services: () => S) => ClientEvent<ZodType>[];
+  // A namespace for clients without accounts (a rizz job's page): `authenticate` checks the
+  // handshake's auth and names the rooms to join; the module emits with realtime.emitToRoom.
+  guestSocket?: { authenticate: (services: () => S, auth: Record<string, unknown>) => Promise<{ rooms: string[] }> };
   cron?: (services: S) => CronJob[];
   payments?: PaymentHandlers<S>;
   subscriptions?: SubscriptionHandlers<S>;

@@ -97,6 +97,7 @@ export function socketNamespaces(ctx: AppContext, services: () => Services | und
       name: m.name,
       clientEvents: m.clientEvents?.(moduleServices(m.name)) ?? [],
       serverEvents: m.serverEvents ?? {},
+      guestAuth: m.guestSocket ? (auth: Record<string, unknown>) => m.guestSocket!.authenticate(moduleServices(m.name), auth) : undefined,
     })),
   ];
 }

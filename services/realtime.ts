@@ -28,6 +28,8 @@ export const platformServerEvents = {
 
 export type RealtimePort = {
   emitToUser: (namespace: string, userId: string, event: string, payload: unknown) => void;
+  // To a room a module's guest sockets joined (its guestSocket authenticator names the rooms).
+  emitToRoom: (namespace: string, room: string, event: string, payload: unknown) => void;
   // Closes every socket of the user, or of one sign-in session, on every node.
   disconnectUser: (userId: string) => Promise<void>;
   disconnectSession: (sessionId: string) => Promise<void>;
@@ -40,6 +42,7 @@ export type RealtimePort = {
 export type NamespacePort<E extends ServerEventSpecs> = {
   namespace: string;
   emitToUser: <K extends keyof E & string>(userId: string, event: K, payload: z.output<E[K]['schema']>) => void;
+  emitToRoom: <K extends keyof E & string>(room: string, event: K, payload: z.output<E[K]['schema']>) => void;
   hasLiveSocket: (userId: string) => Promise<boolean>;
 };
 
@@ -48,6 +51,7 @@ export function namespacePort<E extends ServerEventSpecs>(port: RealtimePort, na
   return {
     namespace,
     emitToUser: (userId, event, payload) => port.emitToUser(namespace, userId, event, payload),
+    emitToRoom: (room, event, payload) => port.emitToRoom(namespace, room, event, payload),
     hasLiveSocket: port.hasLiveSocket,
   };
 }

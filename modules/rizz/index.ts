@@ -6,11 +6,16 @@ import { rizzJobRoutes } from '../../routes/rizz/jobs.ts';
 import { defineModule, type ModulePlatform } from '../../server/module.ts';
 import { Counter } from 'prom-client';
 import { createDeletionService } from '../../services/rizz/deletion.ts';
-import { createJobService, REPORT_PRODUCT } from '../../services/rizz/jobs.ts';
+import { createJobService, jobDto, REPORT_PRODUCT } from '../../services/rizz/jobs.ts';
 import { RIZZ_KNOWLEDGE_BASE } from '../../services/rizz/knowledgeBase.ts';
 import { normalizePhone } from '../../services/rizz/phone.ts';
 import type { Em } from '../../services/transaction.ts';
 import { rizzConfigSchema } from './config.ts';
+
+const rizzServerEvents = {
+  'job.updated': { summary: 'The job moved (paid, phone registered, photo taken, completed or failed): its state as GET /jobs/:id gives it', schema: jobDto },
+};
+const jobRoom = (jobId: string) => `job:${jobId}`;
 
 export const rizzModule = defineModule({
   name: 'rizz',
@@ -21,6 +26,14 @@ export const rizzModule = defineModule({
   seed: seedKnowledgeBase,
   createServices: (platform) => createRizzServices(platform),
   routes: (api, rizz) => rizzJobRoutes(api, { jobs: rizz.jobs, deletion: rizz.deletion }),
+  serverEvents: rizzServerEvents,
+  // A job's page connects to /rizz with auth { jobId, token } and hears every move of its job.
+  guestSocket: {
+    authenticate: async (rizz, auth) => {
+      const job = await rizz().jobs.authorize(auth.jobId, auth.token);
+      return { rooms: [jobRoom(job.id)] };
+    },
+  },
   cron: (rizz) => [{
     name: 'rizz-purge-expired',
     schedule: '7 * * * *',
@@ -30,7 +43,7 @@ export const rizzModule = defineModule({
   payments: { onPaid: (rizz, tx, payment) => rizz.jobs.paid(tx, payment.orderId) },
 });
 
-function createRizzServices(platform: ModulePlatform) {
+function createRizzServices(platform: ModulePlatform<typeof rizzServerEvents>) {
   const registry = platform.metrics.registry;
   const purged = (registry.getSingleMetric('rizz_jobs_purged_total') as Counter | undefined)
     ?? new Counter({ name: 'rizz_jobs_purged_total', help: 'Rizz jobs deleted at their 24-hour expiry, with a receipt', registers: [registry] });
@@ -40,6 +53,7 @@ function createRizzServices(platform: ModulePlatform) {
     storage: platform.storage, pool: platform.pool, normalizePhone,
     provider: platform.config.PORTONE_API_SECRET ? 'portone' : undefined,
     wasDeleted: deletion.wasDeleted,
+    onMoved: (job) => platform.realtime.emitToRoom(jobRoom(job.id), 'job.updated', job),
   });
   return { jobs, deletion };
 }

@@ -170,7 +170,14 @@ export function createJobService(deps: {
     }
   }
 
-  return { initialize, paid, get, registerPhone, upload, toDto };
+  // The socket handshake of a job's page: its id and token, as the routes take them.
+  async function authorize(jobId: unknown, token: unknown): Promise<JobDto> {
+    const id = z.uuid().safeParse(jobId);
+    if (!id.success) throw new AppError(400, 'validation_failed', 'auth.jobId must be a job id', { issues: [{ field: 'jobId', message: 'must be a job id' }] });
+    return toDto(await authorized(em.fork(), id.data, typeof token === 'string' ? token : undefined));
+  }
+
+  return { initialize, paid, get, registerPhone, upload, authorize, toDto };
 }
 
 export type JobService = ReturnType<typeof createJobService>;

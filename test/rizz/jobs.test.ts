@@ -6,13 +6,14 @@ import type { ApiNode } from '../../server/node.ts';
 import { moduleServices } from '../../server/context.ts';
 import { rizzModule } from '../../modules/rizz/index.ts';
 import { createTestClock } from '../../services/time.ts';
-import { request, startNode, stopAllNodes } from '../helpers.ts';
+import { closeAllSockets, connectSocket, connected, nextEvent, request, startNode, stopAllNodes } from '../helpers.ts';
 
 describe('rizz: a job from payment to processing', () => {
   let node: ApiNode;
   before(async () => {
     node = await startNode();
   });
+  afterEach(closeAllSockets);
   after(stopAllNodes);
 
   const jobCall = (method: string, path: string, token: string, body?: unknown) => request(node, method, path, { headers: { 'x-job-token': token }, body });
@@ -51,6 +52,24 @@ describe('rizz: a job from payment to processing', () => {
     expect(uploaded.body.status).to.equal('processing');
     const files = await node.ctx.db.orm.em.fork().execute<{ kind: string; width: number; height: number }[]>('select kind, width, height from rizz_job_files where job_id = ? order by kind', [jobId]);
     expect(files).to.deep.equal([{ kind: 'crop', width: 900, height: 1200 }, { kind: 'original', width: 900, height: 1200 }]);
+  });
+
+  it('pushes every move of a job to the sockets that connected to /rizz with its token, and refuses other tokens', async () => {
+    const started = await request(node, 'POST', '/payments/initialize');
+    const { job, jobToken, order } = started.body;
+    const page = connectSocket(node, '/rizz', { jobId: job.id, token: jobToken });
+    await connected(page);
+    const paidEvent = nextEvent<any>(page, 'job.updated');
+    await fetch(`${node.url}/sandbox/checkout/${order.orderId}/approve`, { method: 'POST' });
+    expect(await paidEvent).to.include({ id: job.id, status: 'pending_phone' });
+    const phoned = nextEvent<any>(page, 'job.updated');
+    await jobCall('POST', `/jobs/${job.id}/phone`, jobToken, { phone: '010-2222-3333' });
+    expect(await phoned).to.include({ status: 'pending_upload', phoneRegistered: true });
+    const stranger = connectSocket(node, '/rizz', { jobId: job.id, token: 'not-the-token' });
+    const refused = await new Promise<{ data?: { code: string } }>((resolve) => stranger.once('connect_error', resolve));
+    expect(refused.data?.code).to.equal('invalid_job_token');
+    const malformed = connectSocket(node, '/rizz', { jobId: 'x' });
+    expect((await new Promise<{ data?: { code: string } }>((resolve) => malformed.once('connect_error', resolve))).data?.code).to.equal('validation_failed');
   });
 
   it('authorises by the job token only, and refuses bad photos with 4xx, storing nothing', async () => {
