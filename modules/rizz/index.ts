@@ -6,6 +6,7 @@ import { rizzJobRoutes } from '../../routes/rizz/jobs.ts';
 import { defineModule, type ModulePlatform } from '../../server/module.ts';
 import { Counter } from 'prom-client';
 import { createDeletionService } from '../../services/rizz/deletion.ts';
+import { createResultService } from '../../services/rizz/results.ts';
 import { createJobService, jobDto, REPORT_PRODUCT } from '../../services/rizz/jobs.ts';
 import { RIZZ_KNOWLEDGE_BASE } from '../../services/rizz/knowledgeBase.ts';
 import { normalizePhone } from '../../services/rizz/phone.ts';
@@ -25,7 +26,7 @@ export const rizzModule = defineModule({
   products: [{ id: REPORT_PRODUCT, name: '나의 리즈 리포트', amount: 9900, grants: { reports: 1 }, sortOrder: 0 }],
   seed: seedKnowledgeBase,
   createServices: (platform) => createRizzServices(platform),
-  routes: (api, rizz) => rizzJobRoutes(api, { jobs: rizz.jobs, deletion: rizz.deletion }),
+  routes: (api, rizz) => rizzJobRoutes(api, { jobs: rizz.jobs, deletion: rizz.deletion, results: rizz.results }),
   serverEvents: rizzServerEvents,
   // A job's page connects to /rizz with auth { jobId, token } and hears every move of its job.
   guestSocket: {
@@ -55,7 +56,11 @@ function createRizzServices(platform: ModulePlatform<typeof rizzServerEvents>) {
     wasDeleted: deletion.wasDeleted,
     onMoved: (job) => platform.realtime.emitToRoom(jobRoom(job.id), 'job.updated', job),
   });
-  return { jobs, deletion };
+  const results = createResultService({
+    em: platform.em, clock: platform.clock, time: platform.time, storage: platform.storage, personalData: platform.personalData,
+    signingSecret: platform.config.URL_SIGNING_SECRET, normalizePhone, wasDeleted: deletion.wasDeleted,
+  });
+  return { jobs, deletion, results };
 }
 
 // The care methods a report's recommendations are matched against (seed data, rewritten at every migration).

@@ -5,11 +5,12 @@ import type { Api } from '../../server/http/route.ts';
 import { orderDto } from '../../services/billing/schemas.ts';
 import { jobDto, MAX_UPLOAD_BYTES, type JobService } from '../../services/rizz/jobs.ts';
 import { receiptDto, type DeletionService } from '../../services/rizz/deletion.ts';
+import { resultDto, surveyInput, type ResultService } from '../../services/rizz/results.ts';
 
 const idParams = z.object({ id: z.uuid() });
 const jobToken = (ctx: { get: (h: string) => string }) => ctx.get('x-job-token') || undefined;
 
-export function rizzJobRoutes(api: Api, deps: { jobs: JobService; deletion: DeletionService }): void {
+export function rizzJobRoutes(api: Api, deps: { jobs: JobService; deletion: DeletionService; results: ResultService }): void {
   api.route({
     method: 'post', path: '/payments/initialize', summary: 'Start a job: its 9,900 KRW order and the job token that authorises this client (returned once)', tags: ['rizz'], auth: 'none',
     responses: { 201: { description: 'The job, its token and the order to pay', schema: z.object({ job: jobDto, jobToken: z.string(), order: orderDto }) } },
@@ -37,5 +38,29 @@ export function rizzJobRoutes(api: Api, deps: { jobs: JobService; deletion: Dele
     params: z.object({ jobId: z.uuid() }),
     responses: { 200: { description: 'The receipt', schema: receiptDto }, 404: { description: 'No deletion of this job (yet)' } },
     handler: async ({ params }) => ({ body: await deps.deletion.receipt(params.jobId) }),
+  });
+  const jobIdParams = z.object({ jobId: z.uuid() });
+  const resultToken = (ctx: { get: (h: string) => string }) => ctx.get('x-result-token') || undefined;
+  api.route({
+    method: 'post', path: '/results/:jobId/verify', summary: "Prove the result is yours with the job's phone number: a result token for 30 minutes; 3 wrong numbers block this client from the job for an hour",
+    tags: ['rizz'], auth: 'none', params: jobIdParams, body: z.object({ phone: z.string().trim().min(8).max(32).meta({ example: '010-1234-5678' }) }),
+    responses: {
+      200: { description: 'The result token (send it as X-Result-Token)', schema: z.object({ resultToken: z.string(), expiresAt: z.string() }) },
+      401: { description: 'phone_mismatch, with the tries left' },
+      429: { description: 'verification_blocked: unblockAt says when' },
+      410: { description: 'The job has been deleted (24 h)' },
+    },
+    handler: async ({ params, body, ctx }) => ({ body: await deps.results.verify(params.jobId, ctx.ip, body.phone) }),
+  });
+  api.route({
+    method: 'get', path: '/results/:jobId', summary: 'The result (X-Result-Token): the portraits and the original as URLs valid an hour, the report, recommendations, and the time left', tags: ['rizz'],
+    auth: 'none', params: jobIdParams,
+    responses: { 200: { description: 'The result', schema: resultDto }, 401: { description: 'Verify the phone first' }, 410: { description: 'Deleted (24 h)' } },
+    handler: async ({ params, ctx }) => ({ body: await deps.results.result(params.jobId, resultToken(ctx)) }),
+  });
+  api.route({
+    method: 'post', path: '/results/:jobId/survey', summary: 'The satisfaction survey, once per job (X-Result-Token)', tags: ['rizz'], auth: 'none', params: jobIdParams, body: surveyInput,
+    responses: { 204: { description: 'Stored' }, 409: { description: 'survey_answered' } },
+    handler: async ({ params, body, ctx }) => deps.results.survey(params.jobId, resultToken(ctx), body),
   });
 }

@@ -148,3 +148,49 @@ describe('rizz: the 24-hour deletion you can prove', () => {
     expect((await request(node, 'GET', `/jobs/${job.id}`, { headers: { 'x-job-token': jobToken } })).status).to.equal(410);
   });
 });
+
+describe('rizz: the result behind the phone number', () => {
+  const clock = createTestClock('2026-11-27T12:00:00+09:00');
+  let node: ApiNode;
+  before(async () => {
+    node = await startNode({}, clock);
+  });
+  after(stopAllNodes);
+
+  it('gives a result token for the right phone, blocks a client for an hour after 3 wrong ones, then lets it in; the survey is answered once', async () => {
+    const started = await request(node, 'POST', '/payments/initialize');
+    const { job, jobToken, order } = started.body;
+    await fetch(`${node.url}/sandbox/checkout/${order.orderId}/approve`, { method: 'POST' });
+    await request(node, 'POST', `/jobs/${job.id}/phone`, { headers: { 'x-job-token': jobToken }, body: { phone: '010-7777-8888' } });
+    const verify = (phone: string) => request(node, 'POST', `/results/${job.id}/verify`, { body: { phone } });
+
+    const ok = await verify('+82 10 7777 8888');
+    expect(ok.status).to.equal(200);
+    const result = await request(node, 'GET', `/results/${job.id}`, { headers: { 'x-result-token': ok.body.resultToken } });
+    expect(result.status).to.equal(200);
+    expect(result.body).to.include({ jobId: job.id, status: 'pending_upload', report: null });
+    expect(result.body.expiresAt).to.match(/\+09:00$/);
+    expect((await request(node, 'GET', `/results/${job.id}`)).status).to.equal(401);
+
+    expect((await verify('010-1111-2222')).body).to.include({ code: 'phone_mismatch' });
+    expect((await verify('010-1111-2222')).status).to.equal(401);
+    const third = await verify('010-1111-2222');
+    expect(third.status).to.equal(429);
+    expect(third.body).to.include({ code: 'verification_blocked', unblockAt: '2026-11-27T13:00:00+09:00' });
+    // Blocked: even the right number waits.
+    expect((await verify('010-7777-8888')).status).to.equal(429);
+    clock.advance(3600_000 + 1000);
+    const again = await verify('010-7777-8888');
+    expect(again.status).to.equal(200);
+
+    const survey = (body: object) => request(node, 'POST', `/results/${job.id}/survey`, { headers: { 'x-result-token': again.body.resultToken }, body });
+    expect((await survey({ rating: 6 })).status).to.equal(400);
+    expect((await survey({ rating: 5, answers: { wouldRecommend: true } })).status).to.equal(204);
+    expect((await survey({ rating: 4 })).body.code).to.equal('survey_answered');
+    // The token lasts 30 minutes.
+    clock.advance(31 * 60_000);
+    expect((await request(node, 'GET', `/results/${job.id}`, { headers: { 'x-result-token': again.body.resultToken } })).body.code).to.equal('result_token_expired');
+    clock.advance(24 * 3600_000);
+    expect((await verify('010-7777-8888')).status).to.equal(410);
+  });
+});
