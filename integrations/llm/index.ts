@@ -4,7 +4,15 @@
 import { ProviderError } from '../http.ts';
 
 export type ChatRole = 'system' | 'user' | 'assistant';
-export type ChatMessage = { role: ChatRole; content: string };
+export const CHAT_IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'] as const;
+export type ChatImageType = (typeof CHAT_IMAGE_TYPES)[number];
+// `detail` as OpenAI reads it: low is a fixed 512 px view and cheap; high looks at tiles; auto lets the model pick.
+export type ChatContentPart =
+  | { type: 'text'; text: string }
+  | { type: 'image'; data: Uint8Array; mimeType: ChatImageType; detail?: 'low' | 'high' | 'auto' };
+// A plain string is a text-only message, as every caller wrote it before images; parts carry
+// images too, and only user messages may hold them (the gateway refuses them elsewhere).
+export type ChatMessage = { role: ChatRole; content: string | ChatContentPart[] };
 export type TokenUsage = { promptTokens: number; completionTokens: number };
 
 export type ChatRequest = {
@@ -16,6 +24,12 @@ export type ChatRequest = {
 };
 
 // Text deltas as they arrive, then (when the backend reports it) one usage event at the end.
+// The message's text without its images, parts joined by a blank line.
+export function textOf(content: ChatMessage['content']): string {
+  if (typeof content === 'string') return content;
+  return content.flatMap((p) => (p.type === 'text' ? [p.text] : [])).join('\n\n');
+}
+
 export type ChatStreamEvent = { type: 'text'; text: string } | { type: 'usage'; usage: TokenUsage };
 
 export type ChatResult = {

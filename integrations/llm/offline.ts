@@ -6,6 +6,7 @@
 // - a chat reply quotes the context sentences (system and earlier messages) most similar to the
 //   last user message, as plain text (the context is markdown; the reply keeps none of its marks),
 //   streamed word by word;
+// - images in a chat are ignored: it reads only the text;
 // - speech is a short WAV tone, images a small PNG coloured by the prompt's hash.
 // Everything it shapes says `provider: 'offline'`, and text replies start with "[offline]". Chat
 // results name OFFLINE_CHAT_MODEL, not the model the call asked for: that model never ran.
@@ -14,7 +15,7 @@ import crypto from 'node:crypto';
 import { countTokens } from 'gpt-tokenizer';
 import sharp from 'sharp';
 import {
-  LlmProviderError,
+  LlmProviderError, textOf,
   type ChatMessage, type ChatRequest, type ChatResult, type ChatStreamEvent, type EmbedRequest, type EmbedResult,
   type ImageRequest, type ImageResult, type LlmProvider, type SpeechRequest, type SpeechResult, type TokenUsage,
 } from './index.ts';
@@ -149,8 +150,8 @@ function composeReply(messages: ChatMessage[]): string[] {
       break;
     }
   }
-  const question = lastUser >= 0 ? messages[lastUser].content : '';
-  const sentences = messages.filter((_, i) => i !== lastUser).flatMap((m) => splitSentences(m.content));
+  const question = lastUser >= 0 ? textOf(messages[lastUser].content) : '';
+  const sentences = messages.filter((_, i) => i !== lastUser).flatMap((m) => splitSentences(textOf(m.content)));
   const q = hashedNgramEmbedding(question);
   const ranked = sentences
     .map((sentence, index) => ({ sentence, index, score: cosine(q, hashedNgramEmbedding(sentence)) }))
@@ -204,7 +205,7 @@ function excerpt(text: string, max: number): string {
 }
 
 function promptTokens(messages: ChatMessage[]): number {
-  return messages.reduce((n, m) => n + 4 + countTokens(m.content, PLAIN), 3);
+  return messages.reduce((n, m) => n + 4 + countTokens(textOf(m.content), PLAIN), 3);
 }
 
 function offlineImageSize(size: string): { width: number; height: number } {

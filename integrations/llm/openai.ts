@@ -8,7 +8,7 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import {
   LlmProviderError, speechContentType,
-  type ChatRequest, type ChatResult, type ChatStreamEvent, type EmbedRequest, type EmbedResult, type ImageRequest,
+  type ChatMessage, type ChatRequest, type ChatResult, type ChatStreamEvent, type EmbedRequest, type EmbedResult, type ImageRequest,
   type ImageResult, type LlmFailureKind, type LlmProvider, type SpeechRequest, type SpeechResult, type TokenUsage,
 } from './index.ts';
 
@@ -43,7 +43,7 @@ export function createOpenAiProvider(opts: OpenAiProviderOptions): LlmProvider {
   function chatBody(req: ChatRequest) {
     return {
       model: req.model,
-      messages: req.messages,
+      messages: req.messages.map(toWireMessage),
       ...(req.maxTokens !== undefined ? { [maxTokensField]: req.maxTokens } : {}),
       ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
     };
@@ -134,6 +134,19 @@ export function createOpenAiProvider(opts: OpenAiProviderOptions): LlmProvider {
       });
     },
   };
+}
+
+// Strings go out as they are; parts become OpenAI's content array, images inline as data URLs
+// (no upload step, and nothing the provider has to fetch from us).
+function toWireMessage(m: ChatMessage): OpenAI.Chat.Completions.ChatCompletionMessageParam {
+  if (typeof m.content === 'string') return { role: m.role, content: m.content };
+  const parts = m.content.map((p): OpenAI.Chat.Completions.ChatCompletionContentPart => p.type === 'text'
+    ? { type: 'text', text: p.text }
+    : { type: 'image_url', image_url: { url: `data:${p.mimeType};base64,${Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString('base64')}`, ...(p.detail ? { detail: p.detail } : {}) } });
+  if (m.role === 'user') return { role: 'user', content: parts };
+  // The gateway lets images only into user messages; system and assistant content is text parts.
+  const text = parts.filter((p): p is OpenAI.Chat.Completions.ChatCompletionContentPartText => p.type === 'text');
+  return m.role === 'system' ? { role: 'system', content: text } : { role: 'assistant', content: text };
 }
 
 type Deadline = {

@@ -18,8 +18,8 @@
 //   provider reports none (`usageEstimated`). The offline driver costs nothing.
 import type { Logger } from 'pino';
 import {
-  LlmProviderError, SPEECH_FORMATS,
-  type ChatMessage, type GeneratedImage, type LlmProvider, type SpeechFormat, type TokenUsage,
+  CHAT_IMAGE_TYPES, LlmProviderError, SPEECH_FORMATS,
+  type ChatContentPart, type ChatMessage, type GeneratedImage, type LlmProvider, type SpeechFormat, type TokenUsage,
 } from '../../integrations/llm/index.ts';
 import { OFFLINE_CHAT_MODEL } from '../../integrations/llm/offline.ts';
 import { RetryCancelledError, retryWithBackoff, type Backoff } from '../../integrations/retry.ts';
@@ -114,6 +114,11 @@ export type LlmGateway = {
 const SPEECH_MAX_CHARACTERS = 4096;
 const IMAGE_PROMPT_MAX_CHARACTERS = 32_000;
 const IMAGE_MAX_N = 10;
+// Vision input per chat call: OpenAI takes more, but a few screenshots is what our modules send,
+// and each image inlines as base64 in one JSON body.
+const CHAT_MAX_IMAGES = 8;
+const CHAT_MAX_IMAGE_BYTES = 20 * 1024 * 1024;
+const IMAGE_DETAILS = ['low', 'high', 'auto'];
 
 export function createLlmGateway(opts: LlmGatewayOptions): LlmGateway {
   const { provider, logger, metrics } = opts;
@@ -269,10 +274,28 @@ export function createLlmGateway(opts: LlmGatewayOptions): LlmGateway {
     if (!Array.isArray(call.messages) || call.messages.length === 0) throw invalidInput('messages', 'at least one message is required');
     call.messages.forEach((m, i) => {
       if (!['system', 'user', 'assistant'].includes(m?.role)) throw invalidInput(`messages[${i}].role`, 'must be system, user or assistant');
-      if (typeof m.content !== 'string') throw invalidInput(`messages[${i}].content`, 'must be a string');
+      if (typeof m.content === 'string') return;
+      if (!Array.isArray(m.content) || m.content.length === 0) throw invalidInput(`messages[${i}].content`, 'must be a string or a non-empty array of parts');
+      m.content.forEach((p, j) => validatePart(p, m.role, `messages[${i}].content[${j}]`));
     });
+    const images = call.messages.flatMap((m) => (typeof m.content === 'string' ? [] : m.content.filter((p) => p.type === 'image')));
+    if (images.length > CHAT_MAX_IMAGES) throw inputTooLong('messages', images.length, CHAT_MAX_IMAGES, 'images');
+    const imageBytes = images.reduce((n, p) => n + p.data.byteLength, 0);
+    if (imageBytes > CHAT_MAX_IMAGE_BYTES) throw inputTooLong('messages', imageBytes, CHAT_MAX_IMAGE_BYTES, 'bytes of images');
     if (call.maxTokens !== undefined && !(Number.isInteger(call.maxTokens) && call.maxTokens > 0)) throw invalidInput('maxTokens', 'must be a positive integer');
     if (call.temperature !== undefined && !(call.temperature >= 0 && call.temperature <= 2)) throw invalidInput('temperature', 'must be between 0 and 2');
+  }
+
+  function validatePart(p: ChatContentPart, role: string, field: string): void {
+    if (p?.type === 'text') {
+      if (typeof p.text !== 'string') throw invalidInput(`${field}.text`, 'must be a string');
+      return;
+    }
+    if (p?.type !== 'image') throw invalidInput(`${field}.type`, 'must be text or image');
+    if (role !== 'user') throw invalidInput(field, 'images are allowed only in user messages');
+    if (!(p.data instanceof Uint8Array) || p.data.byteLength === 0) throw invalidInput(`${field}.data`, 'must be non-empty image bytes');
+    if (!CHAT_IMAGE_TYPES.includes(p.mimeType)) throw invalidInput(`${field}.mimeType`, `must be one of ${CHAT_IMAGE_TYPES.join(', ')}`);
+    if (p.detail !== undefined && !IMAGE_DETAILS.includes(p.detail)) throw invalidInput(`${field}.detail`, `must be one of ${IMAGE_DETAILS.join(', ')}`);
   }
 
   // Validates and counts the prompt: nothing is sent for a prompt over its limit.
