@@ -16,6 +16,7 @@ import { namespacePort, type RealtimePort } from '../services/realtime.ts';
 import { createLocalInvalidationBus, type InvalidationBus } from '../services/invalidation.ts';
 import { createUserCache } from '../services/identity/userCache.ts';
 import { createSessionCache } from '../services/identity/sessionCache.ts';
+import { createJobQueue, type JobQueue } from '../services/queue/jobQueue.ts';
 import { createPointsWallet } from '../services/billing/points.ts';
 import { createSocialService, moduleSocial, type SocialService } from '../services/social/social.ts';
 import { createRankingService, moduleRankings, type RankingService } from '../services/rankings/rankings.ts';
@@ -62,6 +63,7 @@ export type AppContext = {
   db: Database;
   redis?: RedisClients;
   invalidation: InvalidationBus;
+  queue: JobQueue;
   tokens: TokenService;
   pool: ReturnType<typeof createWorkerPool>;
   oauthVerifiers: OAuthVerifier[];
@@ -89,7 +91,7 @@ export type AppContext = {
 };
 
 // `acceptsPayments: false` is for command line tools, which never complete a payment.
-export async function createContext(config: Config, opts: { logger?: Logger; modules?: AnyModule[]; clock?: Clock; acceptsPayments?: boolean } = {}): Promise<AppContext> {
+export async function createContext(config: Config, opts: { logger?: Logger; modules?: AnyModule[]; clock?: Clock; acceptsPayments?: boolean; workQueue?: boolean } = {}): Promise<AppContext> {
   const allModules = opts.modules ?? listedModules;
   checkModules(allModules);
   const modules = enabledModules(allModules, config);
@@ -128,7 +130,10 @@ export async function createContext(config: Config, opts: { logger?: Logger; mod
   const urls = { self: `http://127.0.0.1:${config.PORT}`, public: () => config.PUBLIC_URL ?? urls.self };
   const emails = createEmailCipher(config.emailEncKey);
   await sealLegacyEmails(db.orm.em, emails, logger);
+  // The durable job queue (pg-boss, in this database): API nodes work it; tools only send.
+  const queue = createJobQueue({ connectionString: db.url, logger, work: opts.workQueue ?? true });
   return {
+    queue,
     config,
     logger,
     metrics,
@@ -159,6 +164,7 @@ export async function createContext(config: Config, opts: { logger?: Logger; mod
     storage,
     localStorageDriver,
     close: async () => {
+      await queue.stop({ timeoutMs: 5000 });
       await pool.close();
       await storage.close();
       await redisBus?.close();
@@ -395,6 +401,7 @@ function modulePlatform(
     webhooks: shared.webhooks,
     social: moduleSocial(shared.social, def.name),
     rankings: moduleRankings(shared.rankings, def.name),
+    queue: ctx.queue,
     subscriptions: shared.subscriptions,
     revenuecat: ctx.revenuecat,
     notify: (userId: string, input: ModuleNotifyInput) => {

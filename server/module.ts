@@ -37,6 +37,7 @@ import type { PointsWallet } from '../services/billing/points.ts';
 import type { WebhookService } from '../services/billing/webhooks.ts';
 import type { ModuleSocial } from '../services/social/social.ts';
 import type { ModuleRankings } from '../services/rankings/rankings.ts';
+import type { JobQueue } from '../services/queue/jobQueue.ts';
 
 // A payment product a module sells: upserted at every start, so a price change reaches every
 // environment. Every product needs its module's payments.onPaid.
@@ -70,6 +71,9 @@ export type ModulePlatform<E extends ServerEventSpecs = ServerEventSpecs> = {
   social: ModuleSocial;
   // Ranking boards of the module's items (services/rankings): define({ board }) → add, leaderboard, trending, snapshot.
   rankings: ModuleRankings;
+  // The durable job queue (services/queue, pg-boss): define a queue (name it `<module>-…`) in
+  // createServices, send to it once the node started.
+  queue: JobQueue;
   subscriptions: SubscriptionService;
   revenuecat: RevenueCatClient;
   // notify() for this module's declared notification types only; notifications for the rest.

@@ -35,6 +35,8 @@ export async function startApiNode(config: Config, opts: { logger?: Logger; modu
   const realtime = createNodeRealtime(ctx, server, namespaces);
   const services = createServices(ctx, realtime.port);
   const app = createHttpApp(ctx, services, { isShuttingDown: () => shuttingDown, version: VERSION, namespaces });
+  // Creates the queues modules defined and starts working them.
+  await ctx.queue.start();
   const handle = app.callback();
 
   // Socket.IO answers its own /socket.io/ requests on this server; everything else is Koa's.
@@ -107,7 +109,8 @@ export function socketNamespaces(ctx: AppContext, services: () => Services | und
 // what its services emit reaches clients on the API nodes through the adapter. No client connects,
 // so its namespaces serve no events.
 export async function startHeadless(config: Config, opts: { logger: Logger; acceptsPayments?: boolean }) {
-  const ctx = await createContext(config, opts);
+  // Tools and the cron process send to the queue but leave the work to the API nodes.
+  const ctx = await createContext(config, { ...opts, workQueue: false });
   const realtime = createNodeRealtime(ctx, http.createServer(), socketNamespaces(ctx, () => undefined));
   const services = createServices(ctx, realtime.port);
   const close = async () => {
