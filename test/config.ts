@@ -42,5 +42,6 @@ export function completeProductionEnv(): Record<string, string> {
     EMAIL_ENC_KEY: crypto.randomBytes(32).toString('base64url'),
     REVENUECAT_API_KEY: 'sk_rc_live',
     REVENUECAT_PURCHASE_LINK_URL: 'https://pay.rev.cat/live_token',
+    REPLICATE_API_TOKEN: 'r8_live_token',
   };
 }

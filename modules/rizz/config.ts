@@ -1,6 +1,18 @@
-// The rizz module's environment variables (none of its own yet: PortOne, storage, SMS and the LLM are
-// the platform's). They join the platform's in one validated configuration.
+// The rizz module's environment variables (PortOne, storage, SMS and the LLM are the platform's).
+// They join the platform's in one validated configuration.
 import { z } from 'zod';
 
-export const rizzConfigSchema = z.object({});
+export const rizzConfigSchema = z.object({
+  // Replicate (the three portraits): an API token and the model, `owner/name` or `owner/name:<version>`.
+  // Without a token the OFFLINE image driver answers (deterministic variants of the photo), refused in production.
+  REPLICATE_API_TOKEN: z.string().min(1).optional(),
+  REPLICATE_MODEL: z.string().regex(/^[\w.-]+\/[\w.-]+(:[0-9a-f]{64})?$|^[0-9a-f]{64}$/, 'owner/name, owner/name:<version> or a version id').default('black-forest-labs/flux-kontext-pro'),
+  // The page the SMS links to; the job id is appended. Default: PUBLIC_URL + /result/.
+  RIZZ_RESULT_URL: z.url().optional(),
+});
 export type RizzConfig = z.output<typeof rizzConfigSchema>;
+
+// In production the portraits come from Replicate: the offline image driver is for development.
+export function checkRizzConfig(env: RizzConfig): { production: string[] } {
+  return { production: env.REPLICATE_API_TOKEN ? [] : ['REPLICATE_API_TOKEN: set it (the OFFLINE image driver is refused in production)'] };
+}

@@ -4,28 +4,33 @@
 import { rizzMigrations } from '../../entities/migrations/rizz/index.ts';
 import { rizzJobRoutes } from '../../routes/rizz/jobs.ts';
 import { defineModule, type ModulePlatform } from '../../server/module.ts';
-import { Counter } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
+import { createOfflineImages } from '../../integrations/images/offline.ts';
+import { createReplicateClient } from '../../integrations/images/replicate.ts';
+import { createPipeline } from '../../services/rizz/pipeline.ts';
 import { createDeletionService } from '../../services/rizz/deletion.ts';
 import { createResultService } from '../../services/rizz/results.ts';
 import { createJobService, jobDto, REPORT_PRODUCT } from '../../services/rizz/jobs.ts';
 import { RIZZ_KNOWLEDGE_BASE } from '../../services/rizz/knowledgeBase.ts';
 import { normalizePhone } from '../../services/rizz/phone.ts';
 import type { Em } from '../../services/transaction.ts';
-import { rizzConfigSchema } from './config.ts';
+import { checkRizzConfig, rizzConfigSchema, type RizzConfig } from './config.ts';
 
 const rizzServerEvents = {
   'job.updated': { summary: 'The job moved (paid, phone registered, photo taken, completed or failed): its state as GET /jobs/:id gives it', schema: jobDto },
 };
 const jobRoom = (jobId: string) => `job:${jobId}`;
+const GENERATE_QUEUE = 'rizz-generate';
 
 export const rizzModule = defineModule({
   name: 'rizz',
   summary: 'Find My Rizz: a paid photo job whose AI portraits and report are deleted after 24 hours',
   config: rizzConfigSchema,
+  checkConfig: checkRizzConfig,
   migrations: rizzMigrations,
   products: [{ id: REPORT_PRODUCT, name: '나의 리즈 리포트', amount: 9900, grants: { reports: 1 }, sortOrder: 0 }],
   seed: seedKnowledgeBase,
-  createServices: (platform) => createRizzServices(platform),
+  createServices: (platform, config) => createRizzServices(platform, config),
   routes: (api, rizz) => rizzJobRoutes(api, { jobs: rizz.jobs, deletion: rizz.deletion, results: rizz.results }),
   serverEvents: rizzServerEvents,
   // A job's page connects to /rizz with auth { jobId, token } and hears every move of its job.
@@ -44,8 +49,12 @@ export const rizzModule = defineModule({
   payments: { onPaid: (rizz, tx, payment) => rizz.jobs.paid(tx, payment.orderId) },
 });
 
-function createRizzServices(platform: ModulePlatform<typeof rizzServerEvents>) {
+function createRizzServices(platform: ModulePlatform<typeof rizzServerEvents>, config: RizzConfig) {
   const registry = platform.metrics.registry;
+  const generations = (registry.getSingleMetric('rizz_generations_total') as Counter<'outcome'> | undefined)
+    ?? new Counter({ name: 'rizz_generations_total', help: 'Rizz jobs finished, by outcome (completed, failed)', labelNames: ['outcome'] as const, registers: [registry] });
+  const generationSeconds = (registry.getSingleMetric('rizz_generation_seconds') as Histogram | undefined)
+    ?? new Histogram({ name: 'rizz_generation_seconds', help: 'From the start of a generation run to the job completed or failed', buckets: [5, 15, 30, 60, 120, 300, 600], registers: [registry] });
   const purged = (registry.getSingleMetric('rizz_jobs_purged_total') as Counter | undefined)
     ?? new Counter({ name: 'rizz_jobs_purged_total', help: 'Rizz jobs deleted at their 24-hour expiry, with a receipt', registers: [registry] });
   const deletion = createDeletionService({ em: platform.em, storage: platform.storage, clock: platform.clock, time: platform.time, logger: platform.logger, onDeleted: (n) => purged.inc(n) });
@@ -54,13 +63,33 @@ function createRizzServices(platform: ModulePlatform<typeof rizzServerEvents>) {
     storage: platform.storage, pool: platform.pool, normalizePhone,
     provider: platform.config.PORTONE_API_SECRET ? 'portone' : undefined,
     wasDeleted: deletion.wasDeleted,
-    onMoved: (job) => platform.realtime.emitToRoom(jobRoom(job.id), 'job.updated', job),
+    onMoved: (job) => {
+      platform.realtime.emitToRoom(jobRoom(job.id), 'job.updated', job);
+      // A photo taken: the generation is queued, once per job (an exclusive queue).
+      if (job.status === 'processing') {
+        void platform.queue.send(GENERATE_QUEUE, { jobId: job.id }, { singletonKey: job.id })
+          .catch((err: unknown) => platform.logger.error({ err, jobId: job.id }, 'rizz generation not queued'));
+      }
+      if (job.status === 'completed' || job.status === 'failed') generations.inc({ outcome: job.status });
+    },
   });
+  const images = config.REPLICATE_API_TOKEN
+    ? createReplicateClient({ apiToken: config.REPLICATE_API_TOKEN, model: config.REPLICATE_MODEL, logger: platform.logger })
+    : createOfflineImages({ logger: platform.logger });
+  const resultBase = config.RIZZ_RESULT_URL ?? `${platform.urls.public()}/result/`;
+  const pipeline = createPipeline({
+    em: platform.em, storage: platform.storage, images, llm: platform.llm, offlineLlm: platform.llmGateway.offline, sms: platform.sms, personalData: platform.personalData,
+    jobs, logger: platform.logger, resultUrl: (jobId) => `${resultBase.replace(/\/?$/, '/')}${jobId}`,
+    onFinished: (_job, seconds) => generationSeconds.observe(seconds),
+  });
+  // Three generations and a report take a minute or two; a run not done in 10 minutes is taken to
+  // have died with its node and is run again (the pipeline starts over from the job's state).
+  void platform.queue.define<{ jobId: string }>(GENERATE_QUEUE, (data) => pipeline.run(data.jobId), { expireInSeconds: 600, retryLimit: 3, concurrency: 2, policy: 'exclusive' });
   const results = createResultService({
     em: platform.em, clock: platform.clock, time: platform.time, storage: platform.storage, personalData: platform.personalData,
     signingSecret: platform.config.URL_SIGNING_SECRET, normalizePhone, wasDeleted: deletion.wasDeleted,
   });
-  return { jobs, deletion, results };
+  return { jobs, deletion, results, pipeline };
 }
 
 // The care methods a report's recommendations are matched against (seed data, rewritten at every migration).

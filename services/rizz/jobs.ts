@@ -177,7 +177,7 @@ export function createJobService(deps: {
     return toDto(await authorized(em.fork(), id.data, typeof token === 'string' ? token : undefined));
   }
 
-  return { initialize, paid, get, registerPhone, upload, authorize, toDto };
+  return { initialize, paid, get, registerPhone, upload, authorize, toDto, moveIn: move };
 }
 
 export type JobService = ReturnType<typeof createJobService>;

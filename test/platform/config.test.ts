@@ -35,6 +35,7 @@ describe('platform: configuration', () => {
     expect(message).to.match(/JWT_SECRET/).and.to.match(/URL_SIGNING_SECRET/).and.to.match(/GOOGLE_CLIENT_IDS/).and.to.match(/DATABASE_URL/);
     expect(refusal({ ...completeProductionEnv(), OAUTH_OFFLINE: 'true' })).to.match(/offline dev issuer/);
     expect(refusal({ ...completeProductionEnv(), PAYMENTS_SANDBOX: 'true' })).to.match(/sandbox payment provider/);
+    expect(refusal({ ...completeProductionEnv(), REPLICATE_API_TOKEN: '' })).to.match(/REPLICATE_API_TOKEN.*OFFLINE image driver/);
   });
 
   it('starts in production once everything real is configured', () => {

@@ -194,3 +194,36 @@ describe('rizz: the result behind the phone number', () => {
     expect((await verify('010-7777-8888')).status).to.equal(410);
   });
 });
+
+describe('rizz: the generation pipeline (offline drivers, the durable queue)', () => {
+  let node: ApiNode;
+  before(async () => {
+    node = await startNode();
+  });
+  afterEach(closeAllSockets);
+  after(stopAllNodes);
+
+  it('takes a photographed job to completed: three portraits stored, the report and its recommendations, the SMS with the result link', async function () {
+    this.timeout(60_000);
+    const started = await request(node, 'POST', '/payments/initialize');
+    const { job, jobToken, order } = started.body;
+    const page = connectSocket(node, '/rizz', { jobId: job.id, token: jobToken });
+    await connected(page);
+    await fetch(`${node.url}/sandbox/checkout/${order.orderId}/approve`, { method: 'POST' });
+    await request(node, 'POST', `/jobs/${job.id}/phone`, { headers: { 'x-job-token': jobToken }, body: { phone: '010-4444-5555' } });
+    const completed = new Promise<any>((resolve) => page.on('job.updated', (j: { status: string }) => (j.status === 'completed' || j.status === 'failed') && resolve(j)));
+    const bytes = await sharp({ create: { width: 900, height: 1200, channels: 3, background: { r: 180, g: 140, b: 120 } } }).jpeg().toBuffer();
+    const up = await fetch(`${node.url}/jobs/${job.id}/upload`, { method: 'POST', headers: { 'x-job-token': jobToken, 'content-type': 'image/jpeg' }, body: new Uint8Array(bytes) });
+    expect(up.status).to.equal(200);
+    expect(await completed).to.include({ id: job.id, status: 'completed' });
+
+    const verified = await request(node, 'POST', `/results/${job.id}/verify`, { body: { phone: '01044445555' } });
+    const result = await request(node, 'GET', `/results/${job.id}`, { headers: { 'x-result-token': verified.body.resultToken } });
+    expect(result.body.status).to.equal('completed');
+    expect(result.body.images).to.have.length(3);
+    expect(result.body.report.summary).to.match(/offline/);
+    expect(result.body.recommendations.map((r: { code: string }) => r.code)).to.deep.equal(['SC003', 'SC005', 'SC007']);
+    const sms = await node.ctx.db.orm.em.fork().execute<{ purpose: string; status: string }[]>(`select purpose, status from sms_logs where purpose = 'rizz.report_ready' order by created_at desc limit 1`);
+    expect(sms[0]).to.include({ purpose: 'rizz.report_ready' });
+  });
+});

@@ -1,0 +1,118 @@
+// The generation pipeline of a job (seed 002 §4.3–4.5), run by the durable job queue: three images
+// from the image generator (one prompt, three seeds), stored; then the report from the LLM (the
+// original and the three results as images), validated and matched against the knowledge base; the
+// job completed, and the SMS with the result link sent. A run that dies part way is run again by the
+// queue: it starts from the job's state (only a processing job is worked) and clears the results of
+// the run before it, so a job is never completed twice. A failure after the generator's own retries
+// fails the job with its reason, and the SMS says so.
+import type { Logger } from 'pino';
+import type { ImageGenerator } from '../../integrations/images/index.ts';
+import { newObjectKey, type ObjectStorage } from '../../integrations/storage/index.ts';
+import type { PersonalDataCipher } from '../crypto/personalData.ts';
+import type { LlmModule } from '../llm/gateway.ts';
+import type { SmsService } from '../sms/sms.ts';
+import { inTransaction, onCommitted, type Em } from '../transaction.ts';
+import type { JobDto, JobService } from './jobs.ts';
+import { RIZZ_KNOWLEDGE_BASE } from './knowledgeBase.ts';
+import { matchRecommendations, parseReport, reportPrompt, type RizzReport } from './report.ts';
+
+// The image prompt (seed 002 §4.3: one prompt, three seeds).
+export const IMAGE_PROMPT = 'A natural, flattering portrait of the same person after healthy grooming: clear even skin tone, well-rested face, tidy modern hairstyle, '
+  + 'neat styling, soft daylight, photorealistic, same identity, same pose, 3:4 portrait.';
+const SEEDS = [11, 22, 33];
+
+export const RESULT_SMS = (url: string) => `[Find My Rizz]\n나의 리즈 사진이 완성되었습니다!\n아래 링크에서 24시간 내에 확인하세요.\n${url}\n\n※ 24시간 후 자동 삭제됩니다.`;
+export const FAILED_SMS = '[Find My Rizz]\n사진 생성에 실패했습니다. 불편을 드려 죄송합니다. 고객센터로 문의해 주세요.';
+
+const mimeOf = (contentType: string): 'image/png' | 'image/webp' | 'image/jpeg' => (contentType === 'image/png' ? 'image/png' : contentType === 'image/webp' ? 'image/webp' : 'image/jpeg');
+const extOf = (contentType: string) => (contentType === 'image/png' ? 'png' : contentType === 'image/webp' ? 'webp' : 'jpg');
+
+// What the offline LLM cannot write (it quotes, it does not answer in JSON): a fixed report from the
+// knowledge base, marked offline, so the whole job runs without keys.
+export function offlineReport(): RizzReport {
+  return {
+    summary: '[offline] 오프라인 모드에서 만든 예시 리포트입니다. 실제 분석은 LLM 키가 설정된 환경에서 이루어집니다.',
+    improvements: [
+      { area: '피부', description: '[offline] 피부톤을 고르게 하고 수분을 유지하는 기본 관리입니다.', recommendations: ['SC003'] },
+      { area: '얼굴 윤곽', description: '[offline] 붓기를 줄이는 생활 습관과 마사지입니다.', recommendations: ['SC005', 'SC007'] },
+    ],
+    timeline: '8-12주 예상',
+    estimated_cost: '예시 비용',
+  };
+}
+
+export function createPipeline(deps: {
+  em: Em; storage: ObjectStorage; images: ImageGenerator; llm: LlmModule; offlineLlm: boolean; sms: SmsService; personalData: PersonalDataCipher;
+  jobs: JobService; logger: Logger; resultUrl: (jobId: string) => string;
+  onFinished?: (job: JobDto, seconds: number) => void;
+}) {
+  const { em, storage } = deps;
+
+  async function clearResults(jobId: string): Promise<void> {
+    const rows = await em.fork().execute<{ storage_key: string }[]>(`delete from rizz_job_files where job_id = ? and kind = 'result' returning storage_key`, [jobId]);
+    await Promise.all(rows.map((r) => storage.delete(r.storage_key)));
+  }
+
+  // The queue's handler. Safe to run again for the same job at any point.
+  async function run(jobId: string): Promise<void> {
+    const [job] = await em.fork().execute<{ status: string; phone_sealed: string | null }[]>(`select status, phone_sealed from rizz_jobs where id = ?`, [jobId]);
+    if (!job || job.status !== 'processing') return;
+    const started = Date.now();
+    const [crop] = await em.fork().execute<{ storage_key: string; content_type: string }[]>(`select storage_key, content_type from rizz_job_files where job_id = ? and kind = 'crop'`, [jobId]);
+    const [original] = await em.fork().execute<{ storage_key: string; content_type: string }[]>(`select storage_key, content_type from rizz_job_files where job_id = ? and kind = 'original'`, [jobId]);
+    try {
+      if (!crop || !original) throw new Error('the job has no photo');
+      await clearResults(jobId);
+      const photo = (await storage.get(crop.storage_key)).bytes;
+      const results: { bytes: Uint8Array; contentType: string; key: string }[] = [];
+      for (const seed of SEEDS) {
+        const generated = await deps.images.generate({ prompt: IMAGE_PROMPT, image: photo, seed });
+        const [bytes] = generated.images;
+        const contentType = generated.contentTypes[0] ?? 'image/png';
+        const key = newObjectKey(`rizz/jobs/${jobId}`, extOf(contentType));
+        await storage.put(key, bytes, { contentType });
+        await em.fork().execute(`insert into rizz_job_files (id, job_id, kind, storage_key, content_type, bytes) values (gen_random_uuid(), ?, 'result', ?, ?, ?)`, [jobId, key, contentType, bytes.byteLength]);
+        results.push({ bytes, contentType, key });
+      }
+      const report = deps.offlineLlm ? offlineReport() : await writeReport((await storage.get(original.storage_key)).bytes, original.content_type, results);
+      const { rows } = matchRecommendations(report, RIZZ_KNOWLEDGE_BASE);
+      const done = await inTransaction(em.fork(), async (tx) => {
+        await tx.execute(`delete from rizz_job_recommendations where job_id = ?`, [jobId]);
+        for (const r of rows) await tx.execute(`insert into rizz_job_recommendations (job_id, code, area, rank) values (?, ?, ?, ?)`, [jobId, r.code, r.area, r.rank]);
+        const moved = await deps.jobs.moveIn(tx, jobId, ['processing'], 'completed', { ai_analysis: JSON.stringify(report) });
+        onCommitted(tx, () => void notify(job.phone_sealed, RESULT_SMS(deps.resultUrl(jobId)), 'rizz.report_ready'));
+        return moved;
+      });
+      deps.onFinished?.(done, (Date.now() - started) / 1000);
+    } catch (err) {
+      deps.logger.error({ err, jobId }, 'rizz generation failed');
+      const reason = err instanceof Error ? err.message.slice(0, 300) : 'generation failed';
+      const failed = await inTransaction(em.fork(), async (tx) => {
+        const moved = await deps.jobs.moveIn(tx, jobId, ['processing'], 'failed', { failure_reason: reason }).catch(() => null);
+        if (moved) onCommitted(tx, () => void notify(job.phone_sealed, FAILED_SMS, 'rizz.report_failed'));
+        return moved;
+      });
+      if (failed) deps.onFinished?.(failed, (Date.now() - started) / 1000);
+    }
+  }
+
+  async function writeReport(original: Uint8Array, originalType: string, results: { bytes: Uint8Array; contentType: string }[]): Promise<RizzReport> {
+    const { messages } = reportPrompt({ imagePrompt: IMAGE_PROMPT, knowledgeBase: RIZZ_KNOWLEDGE_BASE, generatedImages: results.length });
+    const images = [{ bytes: original, contentType: originalType }, ...results].map((i) => ({ type: 'image' as const, data: i.bytes, mimeType: mimeOf(i.contentType), detail: 'low' as const }));
+    const outcome = await deps.llm.chat({ messages: [messages[0], { role: 'user', content: [...messages[1].content, ...images] }], maxTokens: 1500, temperature: 0.4 });
+    return parseReport(outcome.text);
+  }
+
+  async function notify(phoneSealed: string | null, text: string, purpose: string): Promise<void> {
+    if (!phoneSealed) return;
+    const outcome = await deps.sms.send({ phone: deps.personalData.decrypt(phoneSealed), text, purpose }).catch((err: unknown) => {
+      deps.logger.error({ err, purpose }, 'rizz sms not sent');
+      return null;
+    });
+    if (outcome?.status === 'failed') deps.logger.warn({ purpose, error: outcome.error }, 'rizz sms failed after its retries');
+  }
+
+  return { run };
+}
+
+export type Pipeline = ReturnType<typeof createPipeline>;
