@@ -53,6 +53,10 @@ function createRizzServices(platform: ModulePlatform<typeof rizzServerEvents>, c
   const registry = platform.metrics.registry;
   const generations = (registry.getSingleMetric('rizz_generations_total') as Counter<'outcome'> | undefined)
     ?? new Counter({ name: 'rizz_generations_total', help: 'Rizz jobs finished, by outcome (completed, failed)', labelNames: ['outcome'] as const, registers: [registry] });
+  const smsSent = (registry.getSingleMetric('rizz_sms_total') as Counter<'purpose' | 'outcome'> | undefined)
+    ?? new Counter({ name: 'rizz_sms_total', help: 'Rizz result SMS, by purpose and outcome (after the SMS service\'s retries)', labelNames: ['purpose', 'outcome'] as const, registers: [registry] });
+  const payments = (registry.getSingleMetric('rizz_payments_total') as Counter<'outcome'> | undefined)
+    ?? new Counter({ name: 'rizz_payments_total', help: 'Rizz orders started and paid (their ratio is the payment success rate)', labelNames: ['outcome'] as const, registers: [registry] });
   const generationSeconds = (registry.getSingleMetric('rizz_generation_seconds') as Histogram | undefined)
     ?? new Histogram({ name: 'rizz_generation_seconds', help: 'From the start of a generation run to the job completed or failed', buckets: [5, 15, 30, 60, 120, 300, 600], registers: [registry] });
   const purged = (registry.getSingleMetric('rizz_jobs_purged_total') as Counter | undefined)
@@ -63,6 +67,7 @@ function createRizzServices(platform: ModulePlatform<typeof rizzServerEvents>, c
     storage: platform.storage, pool: platform.pool, normalizePhone,
     provider: platform.config.PORTONE_API_SECRET ? 'portone' : undefined,
     wasDeleted: deletion.wasDeleted,
+    onStarted: () => payments.inc({ outcome: 'initialized' }),
     onMoved: (job) => {
       platform.realtime.emitToRoom(jobRoom(job.id), 'job.updated', job);
       // A photo taken: the generation is queued, once per job (an exclusive queue).
@@ -71,6 +76,7 @@ function createRizzServices(platform: ModulePlatform<typeof rizzServerEvents>, c
           .catch((err: unknown) => platform.logger.error({ err, jobId: job.id }, 'rizz generation not queued'));
       }
       if (job.status === 'completed' || job.status === 'failed') generations.inc({ outcome: job.status });
+      if (job.status === 'pending_phone') payments.inc({ outcome: 'paid' });
     },
   });
   const images = config.REPLICATE_API_TOKEN
@@ -81,6 +87,7 @@ function createRizzServices(platform: ModulePlatform<typeof rizzServerEvents>, c
     em: platform.em, storage: platform.storage, images, llm: platform.llm, offlineLlm: platform.llmGateway.offline, sms: platform.sms, personalData: platform.personalData,
     jobs, logger: platform.logger, resultUrl: (jobId) => `${resultBase.replace(/\/?$/, '/')}${jobId}`,
     onFinished: (_job, seconds) => generationSeconds.observe(seconds),
+    onSms: (purpose, outcome) => smsSent.inc({ purpose, outcome }),
   });
   // Three generations and a report take a minute or two; a run not done in 10 minutes is taken to
   // have died with its node and is run again (the pipeline starts over from the job's state).

@@ -1,5 +1,6 @@
 // The 24-hour deletion you can prove (seed 002 §5.2): every job past its expiry loses its storage
-// objects (original, crop, results) and its rows (files, recommendations, survey: on delete cascade),
+// objects (original, crop, results), its rows (files, recommendations, survey: on delete cascade) and
+// the phone number in its SMS logs,
 // and gets a receipt — counts and times, nothing personal — readable by its id. A job whose storage
 // could not be cleared keeps its rows and gets no receipt: the next run tries again, so a receipt is
 // never written while anything of the job is left. The guest payer row stays (it holds no personal
@@ -17,7 +18,10 @@ export const receiptDto = z
     jobCreatedAt: z.string(),
     expiredAt: z.string(),
     deletedAt: z.string(),
-    deleted: z.object({ storageObjects: z.number().int(), files: z.number().int(), recommendations: z.number().int(), surveyResponses: z.number().int(), phone: z.boolean(), job: z.boolean() }),
+    deleted: z.object({
+      storageObjects: z.number().int(), files: z.number().int(), recommendations: z.number().int(), surveyResponses: z.number().int(), phone: z.boolean(),
+      smsLogsErased: z.number().int().meta({ description: "SMS log rows of the job whose phone number was erased (the delivery record stays)" }), job: z.boolean(),
+    }),
   })
   .meta({ id: 'RizzDeletionReceipt' });
 export type ReceiptDto = z.infer<typeof receiptDto>;
@@ -34,8 +38,8 @@ export function createDeletionService(deps: { em: Em; storage: ObjectStorage; cl
       try {
         const storageObjects = await deps.storage.deletePrefix(`rizz/jobs/${id}`);
         await inTransaction(em.fork(), async (tx) => {
-          const [counts] = await tx.execute<{ files: string; recommendations: string; survey: string; phone: boolean; created_at: Date; expires_at: Date }[]>(
-            `select (select count(*) from rizz_job_files where job_id = j.id) as files,
+          const [counts] = await tx.execute<{ files: string; recommendations: string; survey: string; phone: boolean; created_at: Date; expires_at: Date; guest_user_id: string }[]>(
+            `select j.guest_user_id, (select count(*) from rizz_job_files where job_id = j.id) as files,
                     (select count(*) from rizz_job_recommendations where job_id = j.id) as recommendations,
                     (select count(*) from rizz_survey_responses where job_id = j.id) as survey,
                     j.phone_hash is not null as phone, j.created_at, j.expires_at
@@ -43,8 +47,10 @@ export function createDeletionService(deps: { em: Em; storage: ObjectStorage; cl
             [id],
           );
           if (!counts) return;
+          // The SMS sent for the job keep their delivery record; the number in them goes.
+          const erased = await tx.execute(`update sms_logs set phone_hash = 'erased', phone_encrypted = '' where user_id = ? and phone_encrypted <> '' returning id`, [counts.guest_user_id]);
           await tx.execute(`delete from rizz_jobs where id = ?`, [id]);
-          const receipt = { storageObjects, files: Number(counts.files), recommendations: Number(counts.recommendations), surveyResponses: Number(counts.survey), phone: counts.phone, job: true };
+          const receipt = { storageObjects, files: Number(counts.files), recommendations: Number(counts.recommendations), surveyResponses: Number(counts.survey), phone: counts.phone, smsLogsErased: erased.length, job: true };
           await tx.execute(`insert into rizz_deletion_receipts (job_id, job_created_at, expired_at, deleted_at, deleted) values (?, ?, ?, ?, ?) on conflict do nothing`,
             [id, counts.created_at, counts.expires_at, deps.clock.now(), JSON.stringify(receipt)]);
         });

@@ -48,6 +48,8 @@ export function createJobService(deps: {
   wasDeleted?: (jobId: string) => Promise<boolean>;
   // After a committed move: the job's clients are told (its socket room), metrics counted.
   onMoved?: (job: JobDto) => void;
+  // A job and its order were made (the payment success rate counts from here).
+  onStarted?: (job: JobDto) => void;
 }) {
   const { em, time } = deps;
 
@@ -108,6 +110,7 @@ export function createJobService(deps: {
     const order = await deps.payments.createOrder(guest, { productId: REPORT_PRODUCT, provider: deps.provider, metadata: { rizzJobId: id } });
     await em.fork().execute(`update rizz_jobs set order_id = ? where id = ?`, [order.orderId, id]);
     const job = toDto((await load(em.fork(), id))!);
+    deps.onStarted?.(job);
     return { job, jobToken: token, order };
   }
 

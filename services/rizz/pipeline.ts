@@ -45,6 +45,7 @@ export function createPipeline(deps: {
   em: Em; storage: ObjectStorage; images: ImageGenerator; llm: LlmModule; offlineLlm: boolean; sms: SmsService; personalData: PersonalDataCipher;
   jobs: JobService; logger: Logger; resultUrl: (jobId: string) => string;
   onFinished?: (job: JobDto, seconds: number) => void;
+  onSms?: (purpose: string, outcome: 'sent' | 'failed') => void;
 }) {
   const { em, storage } = deps;
 
@@ -55,7 +56,7 @@ export function createPipeline(deps: {
 
   // The queue's handler. Safe to run again for the same job at any point.
   async function run(jobId: string): Promise<void> {
-    const [job] = await em.fork().execute<{ status: string; phone_sealed: string | null }[]>(`select status, phone_sealed from rizz_jobs where id = ?`, [jobId]);
+    const [job] = await em.fork().execute<{ status: string; phone_sealed: string | null; guest_user_id: string }[]>(`select status, phone_sealed, guest_user_id from rizz_jobs where id = ?`, [jobId]);
     if (!job || job.status !== 'processing') return;
     const started = Date.now();
     const [crop] = await em.fork().execute<{ storage_key: string; content_type: string }[]>(`select storage_key, content_type from rizz_job_files where job_id = ? and kind = 'crop'`, [jobId]);
@@ -80,7 +81,7 @@ export function createPipeline(deps: {
         await tx.execute(`delete from rizz_job_recommendations where job_id = ?`, [jobId]);
         for (const r of rows) await tx.execute(`insert into rizz_job_recommendations (job_id, code, area, rank) values (?, ?, ?, ?)`, [jobId, r.code, r.area, r.rank]);
         const moved = await deps.jobs.moveIn(tx, jobId, ['processing'], 'completed', { ai_analysis: JSON.stringify(report) });
-        onCommitted(tx, () => void notify(job.phone_sealed, RESULT_SMS(deps.resultUrl(jobId)), 'rizz.report_ready'));
+        onCommitted(tx, () => void notify(job, RESULT_SMS(deps.resultUrl(jobId)), 'rizz.report_ready'));
         return moved;
       });
       deps.onFinished?.(done, (Date.now() - started) / 1000);
@@ -89,7 +90,7 @@ export function createPipeline(deps: {
       const reason = err instanceof Error ? err.message.slice(0, 300) : 'generation failed';
       const failed = await inTransaction(em.fork(), async (tx) => {
         const moved = await deps.jobs.moveIn(tx, jobId, ['processing'], 'failed', { failure_reason: reason }).catch(() => null);
-        if (moved) onCommitted(tx, () => void notify(job.phone_sealed, FAILED_SMS, 'rizz.report_failed'));
+        if (moved) onCommitted(tx, () => void notify(job, FAILED_SMS, 'rizz.report_failed'));
         return moved;
       });
       if (failed) deps.onFinished?.(failed, (Date.now() - started) / 1000);
@@ -103,12 +104,14 @@ export function createPipeline(deps: {
     return parseReport(outcome.text);
   }
 
-  async function notify(phoneSealed: string | null, text: string, purpose: string): Promise<void> {
-    if (!phoneSealed) return;
-    const outcome = await deps.sms.send({ phone: deps.personalData.decrypt(phoneSealed), text, purpose }).catch((err: unknown) => {
+  // The SMS log rows carry the job's guest user, so the 24-hour deletion can erase their phone data.
+  async function notify(job: { phone_sealed: string | null; guest_user_id: string }, text: string, purpose: string): Promise<void> {
+    if (!job.phone_sealed) return;
+    const outcome = await deps.sms.send({ phone: deps.personalData.decrypt(job.phone_sealed), text, purpose, userId: job.guest_user_id }).catch((err: unknown) => {
       deps.logger.error({ err, purpose }, 'rizz sms not sent');
       return null;
     });
+    deps.onSms?.(purpose, outcome?.status ?? 'failed');
     if (outcome?.status === 'failed') deps.logger.warn({ purpose, error: outcome.error }, 'rizz sms failed after its retries');
   }
 

@@ -142,7 +142,7 @@ describe('rizz: the 24-hour deletion you can prove', () => {
     }
     const receipt = await request(node, 'GET', `/results/${job.id}/receipt`);
     expect(receipt.status).to.equal(200);
-    expect(receipt.body.deleted).to.deep.equal({ storageObjects: 2, files: 2, recommendations: 0, surveyResponses: 0, phone: true, job: true });
+    expect(receipt.body.deleted).to.deep.equal({ storageObjects: 2, files: 2, recommendations: 0, surveyResponses: 0, phone: true, smsLogsErased: 0, job: true });
     expect(receipt.body.expiredAt).to.equal('2026-11-28T10:00:00+09:00');
     expect(JSON.stringify(receipt.body)).to.not.match(/010|5555|1234|\+82/);
     expect((await request(node, 'GET', `/jobs/${job.id}`, { headers: { 'x-job-token': jobToken } })).status).to.equal(410);
@@ -223,7 +223,19 @@ describe('rizz: the generation pipeline (offline drivers, the durable queue)', (
     expect(result.body.images).to.have.length(3);
     expect(result.body.report.summary).to.match(/offline/);
     expect(result.body.recommendations.map((r: { code: string }) => r.code)).to.deep.equal(['SC003', 'SC005', 'SC007']);
-    const sms = await node.ctx.db.orm.em.fork().execute<{ purpose: string; status: string }[]>(`select purpose, status from sms_logs where purpose = 'rizz.report_ready' order by created_at desc limit 1`);
-    expect(sms[0]).to.include({ purpose: 'rizz.report_ready' });
+    // The SMS is logged under the job's guest user, which is how the deletion finds and erases its number.
+    const [guest] = await node.ctx.db.orm.em.fork().execute<{ guest_user_id: string }[]>('select guest_user_id from rizz_jobs where id = ?', [job.id]);
+    const sms = await node.ctx.db.orm.em.fork().execute<{ purpose: string }[]>(`select purpose from sms_logs where user_id = ?`, [guest.guest_user_id]);
+    expect(sms.map((r) => r.purpose)).to.include('rizz.report_ready');
+    const metric = await node.ctx.metrics.registry.getSingleMetricAsString('rizz_generations_total');
+    expect(metric, metric).to.match(/outcome="completed"[^}]*\} [1-9]/);
+
+    // Its 24 hours pass: the portraits go with the rest, and the number in its SMS logs is erased.
+    await node.ctx.db.orm.em.fork().execute(`update rizz_jobs set expires_at = now() - interval '1 second' where id = ?`, [job.id]);
+    await moduleServices(node.services, rizzModule).deletion.purgeExpired();
+    const receipt = await request(node, 'GET', `/results/${job.id}/receipt`);
+    expect(receipt.body.deleted).to.include({ storageObjects: 5, files: 5, recommendations: 3, smsLogsErased: sms.length });
+    const left = await node.ctx.db.orm.em.fork().execute<{ phone_encrypted: string }[]>(`select phone_encrypted from sms_logs where user_id = ?`, [guest.guest_user_id]);
+    expect(left.every((r) => r.phone_encrypted === '')).to.equal(true);
   });
 });
