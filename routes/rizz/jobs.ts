@@ -1,13 +1,20 @@
 // Find My Rizz jobs at the seed's paths: POST /payments/initialize (a job and its order), then with
-// the job's token (X-Job-Token): GET /jobs/:id, POST /jobs/:id/phone, POST /jobs/:id/upload.
+// the job's token (X-Job-Token): POST /payments/complete, GET /jobs/:id, POST /jobs/:id/phone, and the
+// selfie by POST /jobs/:id/upload or a presigned PUT (POST /jobs/:id/upload-url, then /uploaded).
 import { z } from 'zod';
 import type { Api } from '../../server/http/route.ts';
+import { uploadedFile } from '../../server/http/upload.ts';
 import { orderDto } from '../../services/billing/schemas.ts';
 import { jobDto, MAX_UPLOAD_BYTES, type JobService } from '../../services/rizz/jobs.ts';
 import { receiptDto, type DeletionService } from '../../services/rizz/deletion.ts';
 import { resultDto, surveyInput, type ResultService } from '../../services/rizz/results.ts';
 
 const idParams = z.object({ id: z.uuid() });
+// Room for a form's boundaries and part headers around a 10 MB photo; the photo itself is held to 10 MB.
+const FORM_OVERHEAD_BYTES = 64 * 1024;
+const uploadUrlDto = z
+  .object({ url: z.string(), method: z.literal('PUT'), headers: z.record(z.string(), z.string()), expiresAt: z.string(), uploadKey: z.string(), maxBytes: z.number().int() })
+  .meta({ id: 'RizzUploadUrl' });
 const jobToken = (ctx: { get: (h: string) => string }) => ctx.get('x-job-token') || undefined;
 
 export function rizzJobRoutes(api: Api, deps: { jobs: JobService; deletion: DeletionService; results: ResultService }): void {
@@ -28,10 +35,34 @@ export function rizzJobRoutes(api: Api, deps: { jobs: JobService; deletion: Dele
     handler: async ({ params, body, ctx }) => ({ body: await deps.jobs.registerPhone(params.id, jobToken(ctx), body.phone) }),
   });
   api.route({
-    method: 'post', path: '/jobs/:id/upload', summary: 'Upload the selfie (JPEG or PNG as the body, ≤ 10 MB, ≥ 512 px): checked, cropped to 3:4, stored; pending_upload → processing', tags: ['rizz'],
-    auth: 'none', params: idParams, rawBody: { maxBytes: MAX_UPLOAD_BYTES, contentType: 'image/jpeg' },
+    method: 'post', path: '/payments/complete', summary: "The client's call after the payment window closed (X-Job-Token): the order is checked with PortOne, and the job moves once, whether this or the webhook comes first", tags: ['rizz'],
+    auth: 'none', body: z.object({ jobId: z.uuid() }),
+    responses: { 200: { description: 'The job: pending_phone when paid, still pending_payment when PortOne has no payment yet', schema: jobDto }, 401: { description: 'Missing or wrong job token' } },
+    handler: async ({ body, ctx }) => ({ body: await deps.jobs.completePayment(body.jobId, jobToken(ctx)) }),
+  });
+  api.route({
+    method: 'post', path: '/jobs/:id/upload', summary: 'Upload the selfie (JPEG or PNG, ≤ 10 MB, ≥ 512 px) as the body or as the `file` field of a form: checked, cropped to 3:4, stored; pending_upload → processing', tags: ['rizz'],
+    auth: 'none', params: idParams, rawBody: { maxBytes: MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES, contentType: ['image/jpeg', 'image/png', 'multipart/form-data'] },
     responses: { 200: { description: 'The job', schema: jobDto }, 400: { description: 'Not a photo we take, naming `file`' }, 409: { description: 'invalid_transition' }, 413: { description: 'Larger than 10 MB' } },
-    handler: async ({ params, rawBody, ctx }) => ({ body: await deps.jobs.upload(params.id, jobToken(ctx), rawBody!, ctx.get('content-type') || undefined) }),
+    handler: async ({ params, rawBody, ctx }) => {
+      const file = await uploadedFile(ctx, rawBody!);
+      return { body: await deps.jobs.upload(params.id, jobToken(ctx), file.bytes, file.contentType) };
+    },
+  });
+  api.route({
+    method: 'post', path: '/jobs/:id/upload-url', summary: 'A presigned PUT for sending the selfie straight to storage (15 minutes, the content type named here); then POST /jobs/:id/uploaded', tags: ['rizz'],
+    auth: 'none', params: idParams, body: z.object({ contentType: z.enum(['image/jpeg', 'image/png']) }),
+    responses: { 200: { description: 'PUT the photo to `url` with `headers`; send `uploadKey` to /uploaded', schema: uploadUrlDto }, 409: { description: 'invalid_transition' } },
+    handler: async ({ params, body, ctx }) => {
+      const put = await deps.jobs.uploadUrl(params.id, jobToken(ctx), body.contentType);
+      return { body: { ...put, expiresAt: put.expiresAt.toISOString() } };
+    },
+  });
+  api.route({
+    method: 'post', path: '/jobs/:id/uploaded', summary: 'The direct upload is done: the photo is checked and cropped as an uploaded one is, then its upload object deleted; pending_upload → processing', tags: ['rizz'],
+    auth: 'none', params: idParams, body: z.object({ uploadKey: z.string().min(1).max(200) }),
+    responses: { 200: { description: 'The job', schema: jobDto }, 400: { description: 'Not a photo we take (`file`), or no upload at `uploadKey`' }, 409: { description: 'invalid_transition' }, 413: { description: 'Larger than 10 MB' } },
+    handler: async ({ params, body, ctx }) => ({ body: await deps.jobs.uploaded(params.id, jobToken(ctx), body.uploadKey) }),
   });
   api.route({
     method: 'get', path: '/results/:jobId/receipt', summary: 'What the 24-hour deletion removed for a job, and when (no personal data)', tags: ['rizz'], auth: 'none',

@@ -51,7 +51,8 @@ export type RouteSpec<B extends Schema, Q extends Schema, P extends Schema, A ex
   // Routes that never touch the ORM (probes, metrics) skip the per-request EntityManager fork.
   usesDatabase?: boolean;
   // Hands the handler the unparsed body (at most maxBytes) instead of parsing `body`.
-  rawBody?: { maxBytes: number; contentType?: string };
+  // `contentType` is what the docs list (several for an upload that takes the file or a form).
+  rawBody?: { maxBytes: number; contentType?: string | string[] };
   // Requires an Idempotency-Key header (on an authenticated route): the first successful response
   // (status and body) is stored per user and replayed, with Idempotent-Replayed: true, for a retry
   // with the same key; the same key on another path or with another body is a 409.
@@ -127,7 +128,7 @@ export function createApi(deps: ApiDeps) {
       const params = parse(spec.params, ctx.params, 'path', issues);
       if (issues.length) throw validationError(issues);
       const rawBody = spec.rawBody ? await readRawBody(ctx, spec.rawBody.maxBytes) : undefined;
-      if (rawBody && /json/i.test(spec.rawBody?.contentType ?? 'application/json')) {
+      if (rawBody && rawContentTypes(spec.rawBody).some((t) => /json/i.test(t))) {
         const hostile = hostileJsonBytes(rawBody, 'body');
         if (hostile.length) throw validationError(hostile);
       }
@@ -224,7 +225,7 @@ export function createApi(deps: ApiDeps) {
       responses: responses as ZodOpenApiOperationObject['responses'],
       ...(spec.auth !== 'none' ? { security: [{ bearerAuth: [] }] } : {}),
       ...(spec.body ? { requestBody: { content: { 'application/json': { schema: spec.body } } } } : {}),
-      ...(spec.rawBody ? { requestBody: { content: { [spec.rawBody.contentType ?? 'application/json']: { schema: { type: 'string', format: 'binary' } } } } } : {}),
+      ...(spec.rawBody ? { requestBody: { content: Object.fromEntries(rawContentTypes(spec.rawBody).map((t) => [t, { schema: rawBodySchema(t) }])) } } : {}),
       ...(spec.query || spec.params || spec.idempotent
         ? { requestParams: { ...(spec.query ? { query: spec.query } : {}), ...(spec.params ? { path: spec.params } : {}), ...(spec.idempotent ? { header: idempotencyHeader } : {}) } }
         : {}),
@@ -257,3 +258,10 @@ function parse(schema: Schema, value: unknown, location: string, issues: FieldIs
   }
   return undefined;
 }
+
+const rawContentTypes = (raw: { contentType?: string | string[] } | undefined): string[] => [raw?.contentType ?? 'application/json'].flat();
+// A form upload documents its one `file` field (server/http/upload.ts reads it); anything else is the bytes.
+const rawBodySchema = (contentType: string) =>
+  contentType === 'multipart/form-data'
+    ? { type: 'object' as const, properties: { file: { type: 'string' as const, format: 'binary' } }, required: ['file'] }
+    : { type: 'string' as const, format: 'binary' };

@@ -222,7 +222,7 @@ export function createPaymentService(deps: PaymentDeps) {
   async function syncFromProvider(orderId: string, paymentKey?: string): Promise<{ outcome: ApplyOutcome; payment: Payment }> {
     const payment = await em.fork().findOne(Payment, { orderId });
     if (!payment) throw notFound('Order');
-    const remote = await provider(payment.provider).lookup({ paymentKey: paymentKey ?? payment.providerPaymentKey ?? '', orderId });
+    const remote = await guardedProvider(payment.provider).lookup({ paymentKey: paymentKey ?? payment.providerPaymentKey ?? '', orderId });
     const outcome = await inTransaction(em, (tx) => applyProviderState(tx, payment.id, remote));
     return { outcome, payment: await em.fork().findOneOrFail(Payment, { id: payment.id }) };
   }

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { PersonalDataCipher } from '../crypto/personalData.ts';
-import { newObjectKey, type ObjectStorage } from '../../integrations/storage/index.ts';
+import { newObjectKey, ObjectNotFoundError, type ObjectStorage, type PresignedRequest } from '../../integrations/storage/index.ts';
 import type { WorkerPool } from '../../workers/pool.ts';
 import type { PaymentService } from '../billing/payments.ts';
 import { AppError, notFound, unauthorized } from '../errors.ts';
@@ -38,6 +38,8 @@ type Row = {
   created_at: Date; expires_at: Date; files: string;
 };
 
+// Direct uploads land here; the purge's deletePrefix(rizz/jobs/<id>) covers them too.
+const incomingPrefix = (jobId: string) => `rizz/jobs/${jobId}/incoming`;
 const hashToken = (token: string) => crypto.createHash('sha256').update(token).digest('hex');
 
 export function createJobService(deps: {
@@ -124,6 +126,23 @@ export function createJobService(deps: {
     if (r.status === 'pending_payment') await move(tx, r.id, ['pending_payment'], 'pending_phone');
   }
 
+  // The client's completion call, after PortOne's payment window closes. What the client says is not
+  // trusted: the order's state is asked of the provider and applied as the webhook would apply it, so
+  // whichever of the two arrives first moves the job, once, and the other finds it moved.
+  async function completePayment(jobId: string, token: string | undefined): Promise<JobDto> {
+    const job = await authorized(em.fork(), jobId, token);
+    if (job.status === 'pending_payment' && job.order_id) {
+      // PortOne knows no payment until its window has taken one: the job is simply not paid yet.
+      const synced = await deps.payments.syncFromProvider(job.order_id).catch((err: unknown) => {
+        if (err instanceof AppError && err.code === 'payment_not_found') return undefined;
+        throw err;
+      });
+      const outcome = synced?.outcome;
+      if (outcome === 'amount_mismatch') throw new AppError(422, 'amount_mismatch', 'PortOne reports an amount that does not match the order; the payment was refused and recorded');
+    }
+    return toDto((await load(em.fork(), jobId))!);
+  }
+
   async function get(jobId: string, token: string | undefined): Promise<JobDto> {
     return toDto(await authorized(em.fork(), jobId, token));
   }
@@ -173,6 +192,40 @@ export function createJobService(deps: {
     }
   }
 
+  // The direct upload (a photo sent straight to storage, not through this node): a presigned PUT
+  // for a fresh key under the job's `incoming/` prefix, valid 15 minutes, for the content type the
+  // client names. The key comes back in POST /jobs/:id/uploaded.
+  async function uploadUrl(jobId: string, token: string | undefined, contentType: 'image/jpeg' | 'image/png'): Promise<PresignedRequest & { uploadKey: string; maxBytes: number }> {
+    const job = await authorized(em.fork(), jobId, token);
+    if (job.status !== 'pending_upload') throw new AppError(409, 'invalid_transition', `The job is ${job.status}; it takes a photo only while pending_upload`, { extra: { status: job.status } });
+    const uploadKey = newObjectKey(incomingPrefix(jobId), contentType === 'image/png' ? 'png' : 'jpg');
+    const put = await deps.storage.presignPut(uploadKey, { contentType, expiresInSeconds: 900, maxBytes: MAX_UPLOAD_BYTES });
+    return { ...put, uploadKey, maxBytes: MAX_UPLOAD_BYTES };
+  }
+
+  // The direct upload arrived: the object is checked exactly as a posted photo is (an S3 presigned
+  // PUT cannot cap the size, so it is checked here first), and deleted whatever the outcome — the
+  // job keeps only its original and crop under keys of its own.
+  async function uploaded(jobId: string, token: string | undefined, uploadKey: string): Promise<JobDto> {
+    const job = await authorized(em.fork(), jobId, token);
+    const ours = new RegExp(`^${incomingPrefix(jobId)}/[0-9a-f-]{36}\\.(jpg|png)$`);
+    if (!ours.test(uploadKey)) {
+      throw new AppError(400, 'validation_failed', 'uploadKey is not an upload key of this job', { issues: [{ field: 'uploadKey', message: 'must be the uploadKey POST /jobs/:id/upload-url gave' }] });
+    }
+    if (job.status !== 'pending_upload') throw new AppError(409, 'invalid_transition', `The job is ${job.status}; it takes a photo only while pending_upload`, { extra: { status: job.status } });
+    try {
+      const info = await deps.storage.stat(uploadKey).catch((err: unknown) => {
+        if (err instanceof ObjectNotFoundError) throw new AppError(400, 'upload_missing', 'Nothing was uploaded at uploadKey: PUT the photo to the URL first', { issues: [{ field: 'uploadKey', message: 'holds no upload' }] });
+        throw err;
+      });
+      if (info.size > MAX_UPLOAD_BYTES) throw new AppError(413, 'too_large', `The photo is larger than ${MAX_UPLOAD_BYTES} bytes`, { issues: [{ field: 'file', message: 'larger than 10 MB' }] });
+      const object = await deps.storage.get(uploadKey);
+      return await upload(jobId, token, object.bytes, object.contentType);
+    } finally {
+      await deps.storage.delete(uploadKey).catch((err: unknown) => deps.logger.warn({ err, jobId }, 'rizz direct upload not deleted; the 24-hour purge will'));
+    }
+  }
+
   // The socket handshake of a job's page: its id and token, as the routes take them.
   async function authorize(jobId: unknown, token: unknown): Promise<JobDto> {
     const id = z.uuid().safeParse(jobId);
@@ -180,7 +233,7 @@ export function createJobService(deps: {
     return toDto(await authorized(em.fork(), id.data, typeof token === 'string' ? token : undefined));
   }
 
-  return { initialize, paid, get, registerPhone, upload, authorize, toDto, moveIn: move };
+  return { initialize, paid, completePayment, get, registerPhone, upload, uploadUrl, uploaded, authorize, toDto, moveIn: move };
 }
 
 export type JobService = ReturnType<typeof createJobService>;

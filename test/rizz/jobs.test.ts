@@ -1,11 +1,14 @@
 // A Find My Rizz job from payment to processing, offline (the sandbox checkout): the job token, the
 // allowed moves (409 otherwise), the phone kept hashed and sealed, the selfie checked and cropped.
+import crypto from 'node:crypto';
+import zlib from 'node:zlib';
 import { expect } from 'chai';
 import sharp from 'sharp';
 import type { ApiNode } from '../../server/node.ts';
 import { moduleServices } from '../../server/context.ts';
 import { rizzModule } from '../../modules/rizz/index.ts';
 import { createTestClock } from '../../services/time.ts';
+import { startFakePortOne, type FakePortOne } from '../fakes/portone.ts';
 import { closeAllSockets, connectSocket, connected, nextEvent, request, startNode, stopAllNodes } from '../helpers.ts';
 
 describe('rizz: a job from payment to processing', () => {
@@ -90,10 +93,153 @@ describe('rizz: a job from payment to processing', () => {
       expect(res.body.code).to.equal(code);
       expect(res.body.errors![0].field).to.equal('file');
     }
+    const bomb = await upload(jobId, token, pngDeclaring(60_000, 60_000), 'image/png');
+    expect(bomb.status, 'a decompression bomb').to.equal(400);
+    expect(bomb.body.code).to.equal('too_many_pixels');
     const huge = await fetch(`${node.url}/jobs/${jobId}/upload`, { method: 'POST', headers: { 'x-job-token': token, 'content-type': 'image/jpeg' }, body: new Uint8Array(15 * 1024 * 1024) });
     expect(huge.status).to.equal(413);
     expect((await node.ctx.db.orm.em.fork().execute<{ n: string }[]>('select count(*) as n from rizz_job_files where job_id = ?', [jobId]))[0].n).to.equal('0');
     expect((await jobCall('GET', `/jobs/${jobId}`, token)).body.status).to.equal('pending_upload');
+  });
+
+  it('takes the selfie as the `file` field of a form, naming the field when the form is wrong', async () => {
+    const { jobId, token } = await paidJob();
+    await jobCall('POST', `/jobs/${jobId}/phone`, token, { phone: '010-3333-4444' });
+    const form = (parts: [string, Blob | string][]) => {
+      const f = new FormData();
+      for (const [name, value] of parts) {
+        if (typeof value === 'string') f.append(name, value);
+        else f.append(name, value, 'selfie.jpg');
+      }
+      return fetch(`${node.url}/jobs/${jobId}/upload`, { method: 'POST', headers: { 'x-job-token': token }, body: f });
+    };
+    const noFile = await form([['note', 'hello']]);
+    expect(noFile.status).to.equal(400);
+    expect(((await noFile.json()) as { errors: { field: string }[] }).errors[0].field).to.equal('file');
+    const broken = await fetch(`${node.url}/jobs/${jobId}/upload`, { method: 'POST', headers: { 'x-job-token': token, 'content-type': 'multipart/form-data; boundary=zzz' }, body: 'not a form' });
+    expect(broken.status).to.equal(400);
+    const renamed = await form([['file', new Blob([new Uint8Array(await photo(900, 1200, 'png'))], { type: 'image/jpeg' })]]);
+    expect(((await renamed.json()) as { code: string }).code).to.equal('format_mismatch');
+    const ok = await form([['file', new Blob([new Uint8Array(await photo(900, 1200, 'png'))], { type: 'image/png' })]]);
+    expect(ok.status).to.equal(200);
+    expect(((await ok.json()) as { status: string }).status).to.equal('processing');
+    const files = await node.ctx.db.orm.em.fork().execute<{ kind: string; content_type: string }[]>('select kind, content_type from rizz_job_files where job_id = ? order by kind', [jobId]);
+    expect(files).to.deep.equal([{ kind: 'crop', content_type: 'image/jpeg' }, { kind: 'original', content_type: 'image/png' }]);
+  });
+
+  it('takes the selfie by a presigned PUT, checks it as an upload, and keeps no copy of the upload object', async () => {
+    const { jobId, token } = await paidJob();
+    expect((await jobCall('POST', `/jobs/${jobId}/upload-url`, token, { contentType: 'image/jpeg' })).body.code, 'before the phone').to.equal('invalid_transition');
+    await jobCall('POST', `/jobs/${jobId}/phone`, token, { phone: '010-3333-5555' });
+    expect((await jobCall('POST', `/jobs/${jobId}/upload-url`, token, { contentType: 'image/gif' })).body.errors[0].field).to.equal('contentType');
+    const put = async (bytes: Buffer) => {
+      const target = (await jobCall('POST', `/jobs/${jobId}/upload-url`, token, { contentType: 'image/jpeg' })).body;
+      expect(target).to.include({ method: 'PUT', maxBytes: 10 * 1024 * 1024 });
+      const url = new URL(target.url); // the node's public URL names no test port
+      const res = await fetch(`${node.url}${url.pathname}${url.search}`, { method: 'PUT', headers: target.headers, body: new Uint8Array(bytes) });
+      expect(res.status, await res.text()).to.be.within(200, 299);
+      return target.uploadKey as string;
+    };
+    // Nothing uploaded yet, someone else's key, a key outside the job: each 400 naming uploadKey.
+    const fresh = (await jobCall('POST', `/jobs/${jobId}/upload-url`, token, { contentType: 'image/jpeg' })).body.uploadKey;
+    for (const key of [fresh, `rizz/jobs/${crypto.randomUUID()}/incoming/${crypto.randomUUID()}.jpg`, `rizz/jobs/${jobId}/../x.jpg`]) {
+      const res = await jobCall('POST', `/jobs/${jobId}/uploaded`, token, { uploadKey: key });
+      expect(res.status, key).to.equal(400);
+      expect(res.body.errors[0].field).to.equal('uploadKey');
+    }
+    const tooSmall = await put(await photo(300, 300));
+    const refused = await jobCall('POST', `/jobs/${jobId}/uploaded`, token, { uploadKey: tooSmall });
+    expect(refused.body.code).to.equal('too_small');
+    expect(await node.ctx.storage.stat(tooSmall).then(() => 'kept', () => 'deleted')).to.equal('deleted');
+    const good = await put(await photo(1200, 1200));
+    const taken = await jobCall('POST', `/jobs/${jobId}/uploaded`, token, { uploadKey: good });
+    expect(taken.status, JSON.stringify(taken.body)).to.equal(200);
+    expect(taken.body.status).to.equal('processing');
+    expect(await node.ctx.storage.stat(good).then(() => 'kept', () => 'deleted')).to.equal('deleted');
+    const files = await node.ctx.db.orm.em.fork().execute<{ kind: string; width: number; height: number; storage_key: string }[]>('select kind, width, height, storage_key from rizz_job_files where job_id = ? order by kind', [jobId]);
+    expect(files.map((f) => [f.kind, f.width, f.height])).to.deep.equal([['crop', 900, 1200], ['original', 1200, 1200]]);
+    expect(files.every((f) => !f.storage_key.includes('incoming'))).to.equal(true);
+    expect((await jobCall('POST', `/jobs/${jobId}/uploaded`, token, { uploadKey: good })).status, 'once taken').to.equal(409);
+  });
+});
+
+// A PNG whose header declares `width` × `height` gray pixels followed by a few kilobytes of image
+// data: what a decompression bomb looks like to a decoder before it starts inflating.
+function pngDeclaring(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.writeUInt8(8, 8); // bit depth
+  ihdr.writeUInt8(0, 9); // grayscale
+  const rows = zlib.deflateSync(Buffer.alloc((width + 1) * 16));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', rows), chunk('IEND', Buffer.alloc(0))]);
+}
+
+describe('rizz: paying through PortOne', () => {
+  const WEBHOOK_SECRET = `whsec_${Buffer.from('rizz-portone-webhook-secret-0123456').toString('base64')}`;
+  let portone: FakePortOne;
+  let node: ApiNode;
+  before(async () => {
+    portone = await startFakePortOne({ apiSecret: 'portone-api-secret', storeId: 'store-1', webhookSecret: WEBHOOK_SECRET });
+    node = await startNode({
+      PORTONE_API_SECRET: 'portone-api-secret', PORTONE_STORE_ID: 'store-1', PORTONE_CHANNEL_KEY: 'channel-1', PORTONE_BASE_URL: portone.url, PORTONE_WEBHOOK_SECRETS: WEBHOOK_SECRET,
+    });
+  });
+  afterEach(closeAllSockets);
+  after(async () => {
+    await stopAllNodes();
+    await portone.close();
+  });
+
+  const paidCount = async () => {
+    const metric = await node.ctx.metrics.registry.getSingleMetricAsString('rizz_payments_total');
+    return Number(/outcome="paid"[^}]*\} (\d+)/.exec(metric)?.[1] ?? 0);
+  };
+  const complete = (jobId: string, token: string) => request(node, 'POST', '/payments/complete', { headers: { 'x-job-token': token }, body: { jobId } });
+
+  it('moves the job once when the webhook arrives twice and the client\'s completion call races it', async () => {
+    const { job, jobToken, order } = (await request(node, 'POST', '/payments/initialize')).body;
+    expect(order).to.include({ provider: 'portone', amount: 9900 });
+    const page = connectSocket(node, '/rizz', { jobId: job.id, token: jobToken });
+    await connected(page);
+    const moves: string[] = [];
+    page.on('job.updated', (j: { status: string }) => moves.push(j.status));
+    // Asked before PortOne has the payment: still pending, nothing moves.
+    expect((await complete(job.id, jobToken)).body.status).to.equal('pending_payment');
+    expect((await complete(job.id, 'not-the-token')).status).to.equal(401);
+
+    const paidBefore = await paidCount();
+    portone.pay(order.orderId, 9900);
+    const delivery = portone.signedWebhook('Transaction.Paid', order.orderId);
+    const webhook = () => request(node, 'POST', '/webhooks/portone', { raw: delivery.body, headers: delivery.headers });
+    const answers = await Promise.all([webhook(), complete(job.id, jobToken), webhook(), complete(job.id, jobToken)]);
+    expect(answers.map((a) => a.status)).to.deep.equal([200, 200, 200, 200]);
+    expect(answers[1].body.status).to.equal('pending_phone');
+    expect(answers[3].body.status).to.equal('pending_phone');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(moves).to.deep.equal(['pending_phone']);
+    const paidAfter = await paidCount();
+    expect(paidAfter - paidBefore, `rizz_payments_total{outcome="paid"} ${paidBefore} → ${paidAfter}`).to.equal(1);
+  });
+
+  it('refuses and records a payment of another amount, leaving the job unpaid', async () => {
+    const { job, jobToken, order } = (await request(node, 'POST', '/payments/initialize')).body;
+    portone.pay(order.orderId, 990);
+    const res = await complete(job.id, jobToken);
+    expect(res.status).to.equal(422);
+    expect(res.body.code).to.equal('amount_mismatch');
+    const failures = await node.ctx.db.orm.em.fork().execute<{ reason: string }[]>(
+      'select f.reason from payment_failures f join payments p on p.id = f.payment_id where p.order_id = ?', [order.orderId]);
+    expect(failures.map((f) => f.reason)).to.deep.equal(['amount_mismatch']);
+    expect((await request(node, 'GET', `/jobs/${job.id}`, { headers: { 'x-job-token': jobToken } })).body.status).to.equal('pending_payment');
   });
 });
 
