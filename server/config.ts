@@ -30,6 +30,10 @@ export const envSchema = z.object({
   EMBEDDED_PG_DIR: z.string().default('.data/postgres'),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
   MIGRATE_ON_START: booleanFlag.default(true),
+  // The durable job queue (pg-boss, in the same database): how often an idle worker looks for jobs,
+  // and how often expired jobs (their node died) are put back for another node.
+  QUEUE_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(2),
+  QUEUE_SUPERVISE_SECONDS: z.coerce.number().int().min(1).max(600).default(60),
 
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
   // Separates deployments (or test runs) that share one Redis: rate-limit keys and Socket.IO channels.

@@ -131,7 +131,10 @@ export async function createContext(config: Config, opts: { logger?: Logger; mod
   const emails = createEmailCipher(config.emailEncKey);
   await sealLegacyEmails(db.orm.em, emails, logger);
   // The durable job queue (pg-boss, in this database): API nodes work it; tools only send.
-  const queue = createJobQueue({ connectionString: db.url, logger, work: opts.workQueue ?? true });
+  const queue = createJobQueue({
+    connectionString: db.url, logger, work: opts.workQueue ?? true,
+    pollingIntervalSeconds: config.QUEUE_POLL_SECONDS, superviseIntervalSeconds: config.QUEUE_SUPERVISE_SECONDS,
+  });
   return {
     queue,
     config,

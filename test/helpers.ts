@@ -1,4 +1,5 @@
 // Test factories and clients: real nodes on port 0, real HTTP, real Socket.IO clients.
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import { io as ioClient, type Socket } from 'socket.io-client';
@@ -149,4 +150,26 @@ export async function ingestKnowledge(node: ApiNode, documents: { game: string; 
   await node.ctx.db.orm.em.fork().execute(`update users set role = 'admin' where id = ?`, [admin.id]);
   const res = await request(node, 'POST', '/admin/coach/ingest', { token: admin.accessToken, body: { documents } });
   if (res.status !== 200 && res.status !== 201) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(res.body)}`);
+}
+
+// `npm start`'s process (server/main.ts, every module of modules/index.ts) on the test database, as a
+// real child process a test can kill. `output` keeps what it printed, for the failure message.
+export async function spawnServer(env: Record<string, string>): Promise<{ url: string; proc: ChildProcess; exited: Promise<number | null>; output: () => string }> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, ['server/main.ts'], {
+    env: { ...process.env, ...testEnv({ ...env, PORT: String(port), LOG_LEVEL: env.LOG_LEVEL ?? 'info', COACH_KB_SEED_ON_START: 'false' }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  let output = '';
+  proc.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  proc.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const onData = () => {
+      if (output.includes('API node listening')) resolve();
+    };
+    proc.stdout!.on('data', onData);
+    void exited.then((code) => reject(new Error(`node exited (${code}) before listening:\n${output.slice(-2000)}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, proc, exited, output: () => output };
 }

@@ -7,6 +7,10 @@ export const rizzConfigSchema = z.object({
   // Without a token the OFFLINE image driver answers (deterministic variants of the photo), refused in production.
   REPLICATE_API_TOKEN: z.string().min(1).optional(),
   REPLICATE_MODEL: z.string().regex(/^[\w.-]+\/[\w.-]+(:[0-9a-f]{64})?$|^[0-9a-f]{64}$/, 'owner/name, owner/name:<version> or a version id').default('black-forest-labs/flux-kontext-pro'),
+  REPLICATE_BASE_URL: z.url().default('https://api.replicate.com/v1'),
+  // A generation run (three portraits and the report take a minute or two) not finished in this time
+  // is taken to have died with its node, and the queue runs it again elsewhere.
+  RIZZ_GENERATION_EXPIRE_SECONDS: z.coerce.number().int().min(1).max(3600).default(600),
   // The page the SMS links to; the job id is appended. Default: PUBLIC_URL + /result/.
   RIZZ_RESULT_URL: z.url().optional(),
 });

@@ -1,6 +1,6 @@
-// "Find My Rizz" (seed 002): a paid photo job — payment, phone, selfie — whose results are deleted
-// 24 hours after it began. This first part takes a job from payment to processing; the generation
-// pipeline, the SMS result link and the deletion receipts come next (issue 12).
+// "Find My Rizz" (seed 002): a paid photo job — payment, phone, selfie — turned into three portraits
+// and a report on the durable queue, sent as an SMS link behind the phone number, and deleted with a
+// receipt 24 hours after it began.
 import { rizzMigrations } from '../../entities/migrations/rizz/index.ts';
 import { rizzJobRoutes } from '../../routes/rizz/jobs.ts';
 import { defineModule, type ModulePlatform } from '../../server/module.ts';
@@ -21,6 +21,9 @@ const rizzServerEvents = {
 };
 const jobRoom = (jobId: string) => `job:${jobId}`;
 const GENERATE_QUEUE = 'rizz-generate';
+const GENERATE_RETRIES = 3;
+// Every attempt the queue makes, each found expired within a supervise pass, with room to spare.
+const stalledAfterSeconds = (config: RizzConfig, superviseSeconds: number) => (GENERATE_RETRIES + 1) * (config.RIZZ_GENERATION_EXPIRE_SECONDS + superviseSeconds) + 300;
 
 export const rizzModule = defineModule({
   name: 'rizz',
@@ -45,6 +48,11 @@ export const rizzModule = defineModule({
     schedule: '7 * * * *',
     description: 'Delete every job past its 24 hours (storage objects, rows) and write its deletion receipt',
     run: async () => rizz.deletion.purgeExpired(),
+  }, {
+    name: 'rizz-fail-stalled',
+    schedule: '*/5 * * * *',
+    description: 'Fail (and tell by SMS) jobs still processing after every attempt the generation queue would make',
+    run: async () => rizz.pipeline.failStalled(rizz.stalledAfterSeconds),
   }],
   payments: { onPaid: (rizz, tx, payment) => rizz.jobs.paid(tx, payment.orderId) },
 });
@@ -61,7 +69,10 @@ function createRizzServices(platform: ModulePlatform<typeof rizzServerEvents>, c
     ?? new Histogram({ name: 'rizz_generation_seconds', help: 'From the start of a generation run to the job completed or failed', buckets: [5, 15, 30, 60, 120, 300, 600], registers: [registry] });
   const purged = (registry.getSingleMetric('rizz_jobs_purged_total') as Counter | undefined)
     ?? new Counter({ name: 'rizz_jobs_purged_total', help: 'Rizz jobs deleted at their 24-hour expiry, with a receipt', registers: [registry] });
-  const deletion = createDeletionService({ em: platform.em, storage: platform.storage, clock: platform.clock, time: platform.time, logger: platform.logger, onDeleted: (n) => purged.inc(n) });
+  const images = config.REPLICATE_API_TOKEN
+    ? createReplicateClient({ apiToken: config.REPLICATE_API_TOKEN, model: config.REPLICATE_MODEL, baseUrl: config.REPLICATE_BASE_URL, logger: platform.logger })
+    : createOfflineImages({ logger: platform.logger });
+  const deletion = createDeletionService({ em: platform.em, storage: platform.storage, images, clock: platform.clock, time: platform.time, logger: platform.logger, onDeleted: (n) => purged.inc(n) });
   const jobs = createJobService({
     em: platform.em, clock: platform.clock, time: platform.time, logger: platform.logger, payments: platform.payments, personalData: platform.personalData,
     storage: platform.storage, pool: platform.pool, normalizePhone,
@@ -79,9 +90,6 @@ function createRizzServices(platform: ModulePlatform<typeof rizzServerEvents>, c
       if (job.status === 'pending_phone') payments.inc({ outcome: 'paid' });
     },
   });
-  const images = config.REPLICATE_API_TOKEN
-    ? createReplicateClient({ apiToken: config.REPLICATE_API_TOKEN, model: config.REPLICATE_MODEL, logger: platform.logger })
-    : createOfflineImages({ logger: platform.logger });
   const resultBase = config.RIZZ_RESULT_URL ?? `${platform.urls.public()}/result/`;
   const pipeline = createPipeline({
     em: platform.em, storage: platform.storage, images, llm: platform.llm, offlineLlm: platform.llmGateway.offline, sms: platform.sms, personalData: platform.personalData,
@@ -89,14 +97,16 @@ function createRizzServices(platform: ModulePlatform<typeof rizzServerEvents>, c
     onFinished: (_job, seconds) => generationSeconds.observe(seconds),
     onSms: (purpose, outcome) => smsSent.inc({ purpose, outcome }),
   });
-  // Three generations and a report take a minute or two; a run not done in 10 minutes is taken to
-  // have died with its node and is run again (the pipeline starts over from the job's state).
-  void platform.queue.define<{ jobId: string }>(GENERATE_QUEUE, (data) => pipeline.run(data.jobId), { expireInSeconds: 600, retryLimit: 3, concurrency: 2, policy: 'exclusive' });
+  // Three generations and a report take a minute or two; a run not done in
+  // RIZZ_GENERATION_EXPIRE_SECONDS (10 minutes) is taken to have died with its node and is run again
+  // (the pipeline takes the job over from the run before it; see services/rizz/pipeline.ts).
+  void platform.queue.define<{ jobId: string }>(GENERATE_QUEUE, (data, run) => pipeline.run(data.jobId, { signal: run.signal, lastAttempt: run.retryCount >= GENERATE_RETRIES }),
+    { expireInSeconds: config.RIZZ_GENERATION_EXPIRE_SECONDS, retryLimit: GENERATE_RETRIES, concurrency: 2, policy: 'exclusive' });
   const results = createResultService({
     em: platform.em, clock: platform.clock, time: platform.time, storage: platform.storage, personalData: platform.personalData,
     signingSecret: platform.config.URL_SIGNING_SECRET, normalizePhone, wasDeleted: deletion.wasDeleted,
   });
-  return { jobs, deletion, results, pipeline };
+  return { jobs, deletion, results, pipeline, stalledAfterSeconds: stalledAfterSeconds(config, platform.config.QUEUE_SUPERVISE_SECONDS) };
 }
 
 // The care methods a report's recommendations are matched against (seed data, rewritten at every migration).

@@ -1,12 +1,16 @@
 // The 24-hour deletion you can prove (seed 002 §5.2): every job past its expiry loses its storage
 // objects (original, crop, results), its rows (files, recommendations, survey: on delete cascade) and
-// the phone number in its SMS logs,
-// and gets a receipt — counts and times, nothing personal — readable by its id. A job whose storage
+// the phone number in its SMS logs; the image provider is asked to forget the job's predictions (a
+// Replicate prediction made through the API loses its input and output after an hour on its own and
+// cannot be deleted sooner; one still running is canceled); and it gets a receipt — counts and times,
+// nothing personal — readable by its id. A provider that cannot be reached does not hold our own
+// deletion back: the receipt counts its predictions as unconfirmed. A job whose storage
 // could not be cleared keeps its rows and gets no receipt: the next run tries again, so a receipt is
 // never written while anything of the job is left. The guest payer row stays (it holds no personal
 // data and the payment, a financial record, refers to it).
 import { z } from 'zod';
 import type { Logger } from 'pino';
+import type { ImageGenerator } from '../../integrations/images/index.ts';
 import type { ObjectStorage } from '../../integrations/storage/index.ts';
 import { notFound } from '../errors.ts';
 import type { Clock, TimeFormatter } from '../time.ts';
@@ -21,13 +25,35 @@ export const receiptDto = z
     deleted: z.object({
       storageObjects: z.number().int(), files: z.number().int(), recommendations: z.number().int(), surveyResponses: z.number().int(), phone: z.boolean(),
       smsLogsErased: z.number().int().meta({ description: "SMS log rows of the job whose phone number was erased (the delivery record stays)" }), job: z.boolean(),
+      providerPredictions: z.object({
+        asked: z.number().int(), canceled: z.number().int(), finished: z.number().int(), notFound: z.number().int(), unconfirmed: z.number().int(),
+      }).meta({ description: "The image provider's predictions of the job, asked to be forgotten: canceled (still running), finished (the provider removes their data an hour after), not found, or unconfirmed (the provider could not be reached)" }),
     }),
   })
   .meta({ id: 'RizzDeletionReceipt' });
 export type ReceiptDto = z.infer<typeof receiptDto>;
 
-export function createDeletionService(deps: { em: Em; storage: ObjectStorage; clock: Clock; time: TimeFormatter; logger: Logger; onDeleted?: (count: number) => void }) {
+export function createDeletionService(deps: { em: Em; storage: ObjectStorage; images: ImageGenerator; clock: Clock; time: TimeFormatter; logger: Logger; onDeleted?: (count: number) => void }) {
   const { em, time } = deps;
+
+  async function forgetPredictions(jobId: string): Promise<ReceiptDto['deleted']['providerPredictions']> {
+    const tally = { asked: 0, canceled: 0, finished: 0, notFound: 0, unconfirmed: 0 };
+    if (deps.images.offline) return tally; // offline results were never anywhere but here
+    const refs = await em.fork().execute<{ provider_ref: string }[]>(
+      `select provider_ref from rizz_job_files where job_id = ? and provider = ? and provider_ref is not null`, [jobId, deps.images.provider]);
+    tally.asked = refs.length;
+    for (const { provider_ref } of refs) {
+      const outcome = await deps.images.forget(provider_ref).then((r) => r.outcome, (err: unknown) => {
+        deps.logger.warn({ err, jobId }, 'rizz: the image provider could not be asked to forget a prediction');
+        return 'unconfirmed' as const;
+      });
+      if (outcome === 'canceled') tally.canceled++;
+      else if (outcome === 'finished') tally.finished++;
+      else if (outcome === 'not_found') tally.notFound++;
+      else if (outcome === 'unconfirmed') tally.unconfirmed++;
+    }
+    return tally;
+  }
 
   // One pass over expired jobs; answers how many were deleted and how many are left for the next run.
   async function purgeExpired(limit = 100): Promise<{ deleted: number; failed: number }> {
@@ -36,6 +62,7 @@ export function createDeletionService(deps: { em: Em; storage: ObjectStorage; cl
     let failed = 0;
     for (const { id } of expired) {
       try {
+        const providerPredictions = await forgetPredictions(id);
         const storageObjects = await deps.storage.deletePrefix(`rizz/jobs/${id}`);
         await inTransaction(em.fork(), async (tx) => {
           const [counts] = await tx.execute<{ files: string; recommendations: string; survey: string; phone: boolean; created_at: Date; expires_at: Date; guest_user_id: string }[]>(
@@ -50,7 +77,7 @@ export function createDeletionService(deps: { em: Em; storage: ObjectStorage; cl
           // The SMS sent for the job keep their delivery record; the number in them goes.
           const erased = await tx.execute(`update sms_logs set phone_hash = 'erased', phone_encrypted = '' where user_id = ? and phone_encrypted <> '' returning id`, [counts.guest_user_id]);
           await tx.execute(`delete from rizz_jobs where id = ?`, [id]);
-          const receipt = { storageObjects, files: Number(counts.files), recommendations: Number(counts.recommendations), surveyResponses: Number(counts.survey), phone: counts.phone, smsLogsErased: erased.length, job: true };
+          const receipt = { storageObjects, files: Number(counts.files), recommendations: Number(counts.recommendations), surveyResponses: Number(counts.survey), phone: counts.phone, smsLogsErased: erased.length, job: true, providerPredictions };
           await tx.execute(`insert into rizz_deletion_receipts (job_id, job_created_at, expired_at, deleted_at, deleted) values (?, ?, ?, ?, ?) on conflict do nothing`,
             [id, counts.created_at, counts.expires_at, deps.clock.now(), JSON.stringify(receipt)]);
         });

@@ -29,6 +29,11 @@ const extOf = (contentType: string) => (contentType === 'image/png' ? 'png' : co
 
 // What the offline LLM cannot write (it quotes, it does not answer in JSON): a fixed report from the
 // knowledge base, marked offline, so the whole job runs without keys.
+// A run that lost its job to a newer run (see run()).
+class RunSuperseded extends Error {
+  override name = 'RunSuperseded';
+}
+
 export function offlineReport(): RizzReport {
   return {
     summary: '[offline] 오프라인 모드에서 만든 예시 리포트입니다. 실제 분석은 LLM 키가 설정된 환경에서 이루어집니다.',
@@ -54,10 +59,21 @@ export function createPipeline(deps: {
     await Promise.all(rows.map((r) => storage.delete(r.storage_key)));
   }
 
-  // The queue's handler. Safe to run again for the same job at any point.
-  async function run(jobId: string): Promise<void> {
-    const [job] = await em.fork().execute<{ status: string; phone_sealed: string | null; guest_user_id: string }[]>(`select status, phone_sealed, guest_user_id from rizz_jobs where id = ?`, [jobId]);
-    if (!job || job.status !== 'processing') return;
+  // Whether `run` still owns the job, read under the job's row lock in `tx` (the final moves).
+  async function owns(tx: Em, jobId: string, run: string): Promise<boolean> {
+    const [r] = await tx.execute<{ generation_run: string | null }[]>(`select generation_run from rizz_jobs where id = ? for update`, [jobId]);
+    return r?.generation_run === run;
+  }
+
+  // The queue's handler. Safe to run again for the same job at any point: a run takes the job over
+  // (a new generation_run), clears what a run before it left, and fences each of its writes on its
+  // own id, so a run that was taken over — its node stalled past the queue's expiry — writes nothing
+  // more and leaves quietly. `signal` is the queue's: it ends the provider calls of an expired run.
+  async function run(jobId: string, opts: { signal?: AbortSignal; lastAttempt?: boolean } = {}): Promise<void> {
+    const { signal } = opts;
+    const [job] = await em.fork().execute<{ run: string; phone_sealed: string | null; guest_user_id: string }[]>(
+      `update rizz_jobs set generation_run = gen_random_uuid() where id = ? and status = 'processing' returning generation_run as run, phone_sealed, guest_user_id`, [jobId]);
+    if (!job) return;
     const started = Date.now();
     const [crop] = await em.fork().execute<{ storage_key: string; content_type: string }[]>(`select storage_key, content_type from rizz_job_files where job_id = ? and kind = 'crop'`, [jobId]);
     const [original] = await em.fork().execute<{ storage_key: string; content_type: string }[]>(`select storage_key, content_type from rizz_job_files where job_id = ? and kind = 'original'`, [jobId]);
@@ -67,17 +83,25 @@ export function createPipeline(deps: {
       const photo = (await storage.get(crop.storage_key)).bytes;
       const results: { bytes: Uint8Array; contentType: string; key: string }[] = [];
       for (const seed of SEEDS) {
-        const generated = await deps.images.generate({ prompt: IMAGE_PROMPT, image: photo, seed });
+        const generated = await deps.images.generate({ prompt: IMAGE_PROMPT, image: photo, seed, signal });
         const [bytes] = generated.images;
         const contentType = generated.contentTypes[0] ?? 'image/png';
         const key = newObjectKey(`rizz/jobs/${jobId}`, extOf(contentType));
         await storage.put(key, bytes, { contentType });
-        await em.fork().execute(`insert into rizz_job_files (id, job_id, kind, storage_key, content_type, bytes) values (gen_random_uuid(), ?, 'result', ?, ?, ?)`, [jobId, key, contentType, bytes.byteLength]);
+        const stored = await em.fork().execute(
+          `insert into rizz_job_files (id, job_id, kind, storage_key, content_type, bytes, provider, provider_ref)
+           select gen_random_uuid(), id, 'result', ?, ?, ?, ?, ? from rizz_jobs where id = ? and generation_run = ? returning id`,
+          [key, contentType, bytes.byteLength, generated.provider, generated.predictionId, jobId, job.run]);
+        if (stored.length === 0) {
+          await storage.delete(key);
+          throw new RunSuperseded();
+        }
         results.push({ bytes, contentType, key });
       }
       const report = deps.offlineLlm ? offlineReport() : await writeReport((await storage.get(original.storage_key)).bytes, original.content_type, results);
       const { rows } = matchRecommendations(report, RIZZ_KNOWLEDGE_BASE);
       const done = await inTransaction(em.fork(), async (tx) => {
+        if (!(await owns(tx, jobId, job.run))) throw new RunSuperseded();
         await tx.execute(`delete from rizz_job_recommendations where job_id = ?`, [jobId]);
         for (const r of rows) await tx.execute(`insert into rizz_job_recommendations (job_id, code, area, rank) values (?, ?, ?, ?)`, [jobId, r.code, r.area, r.rank]);
         const moved = await deps.jobs.moveIn(tx, jobId, ['processing'], 'completed', { ai_analysis: JSON.stringify(report) });
@@ -86,15 +110,45 @@ export function createPipeline(deps: {
       });
       deps.onFinished?.(done, (Date.now() - started) / 1000);
     } catch (err) {
+      if (err instanceof RunSuperseded) {
+        deps.logger.warn({ jobId }, 'rizz generation run taken over by another run; this one stops');
+        return;
+      }
+      // The queue ended this run (it overran its expiry): the retry it scheduled takes the job on,
+      // unless this was the last attempt.
+      if (signal?.aborted && !opts.lastAttempt) throw err;
       deps.logger.error({ err, jobId }, 'rizz generation failed');
-      const reason = err instanceof Error ? err.message.slice(0, 300) : 'generation failed';
-      const failed = await inTransaction(em.fork(), async (tx) => {
-        const moved = await deps.jobs.moveIn(tx, jobId, ['processing'], 'failed', { failure_reason: reason }).catch(() => null);
-        if (moved) onCommitted(tx, () => void notify(job, FAILED_SMS, 'rizz.report_failed'));
-        return moved;
-      });
-      if (failed) deps.onFinished?.(failed, (Date.now() - started) / 1000);
+      const reason = signal?.aborted ? 'generation_timed_out: the portraits were not made in time' : err instanceof Error ? err.message.slice(0, 300) : 'generation failed';
+      await fail(jobId, reason, started, job.run);
     }
+  }
+
+  // The job fails with its reason and the failure SMS goes out — only if `run` (when given) still owns it.
+  async function fail(jobId: string, reason: string, started: number, run?: string): Promise<boolean> {
+    let recipient: { phone_sealed: string | null; guest_user_id: string } | undefined;
+    const failed = await inTransaction(em.fork(), async (tx) => {
+      const [r] = await tx.execute<{ generation_run: string | null; phone_sealed: string | null; guest_user_id: string }[]>(
+        `select generation_run, phone_sealed, guest_user_id from rizz_jobs where id = ? for update`, [jobId]);
+      if (!r || (run !== undefined && r.generation_run !== run)) return null;
+      recipient = r;
+      const moved = await deps.jobs.moveIn(tx, jobId, ['processing'], 'failed', { failure_reason: reason }).catch(() => null);
+      if (moved) onCommitted(tx, () => void notify(recipient!, FAILED_SMS, 'rizz.report_failed'));
+      return moved;
+    });
+    if (failed) deps.onFinished?.(failed, (Date.now() - started) / 1000);
+    return failed !== null;
+  }
+
+  // The net under the queue: a job still processing long after every attempt the queue would make
+  // (its nodes died on the last one, or the queue lost it) is failed, and its client told by SMS.
+  async function failStalled(olderThanSeconds: number, limit = 100): Promise<{ failed: number }> {
+    const stalled = await em.fork().execute<{ id: string; updated_at: Date }[]>(
+      `select id, updated_at from rizz_jobs where status = 'processing' and updated_at < now() - make_interval(secs => ?) order by updated_at limit ?`, [olderThanSeconds, limit]);
+    let failed = 0;
+    for (const { id, updated_at } of stalled) {
+      if (await fail(id, 'generation_stalled: the portraits were not made in time', new Date(updated_at).getTime())) failed++;
+    }
+    return { failed };
   }
 
   async function writeReport(original: Uint8Array, originalType: string, results: { bytes: Uint8Array; contentType: string }[]): Promise<RizzReport> {
@@ -115,7 +169,7 @@ export function createPipeline(deps: {
     if (outcome?.status === 'failed') deps.logger.warn({ purpose, error: outcome.error }, 'rizz sms failed after its retries');
   }
 
-  return { run };
+  return { run, failStalled };
 }
 
 export type Pipeline = ReturnType<typeof createPipeline>;

@@ -288,7 +288,8 @@ describe('rizz: the 24-hour deletion you can prove', () => {
     }
     const receipt = await request(node, 'GET', `/results/${job.id}/receipt`);
     expect(receipt.status).to.equal(200);
-    expect(receipt.body.deleted).to.deep.equal({ storageObjects: 2, files: 2, recommendations: 0, surveyResponses: 0, phone: true, smsLogsErased: 0, job: true });
+    expect(receipt.body.deleted).to.deep.equal({ storageObjects: 2, files: 2, recommendations: 0, surveyResponses: 0, phone: true, smsLogsErased: 0, job: true,
+      providerPredictions: { asked: 0, canceled: 0, finished: 0, notFound: 0, unconfirmed: 0 } });
     expect(receipt.body.expiredAt).to.equal('2026-11-28T10:00:00+09:00');
     expect(JSON.stringify(receipt.body)).to.not.match(/010|5555|1234|\+82/);
     expect((await request(node, 'GET', `/jobs/${job.id}`, { headers: { 'x-job-token': jobToken } })).status).to.equal(410);
