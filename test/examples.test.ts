@@ -2,6 +2,10 @@
 // and ACCESS_TOKEN) as child processes against a test node, so they keep working as the server changes.
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
 import { expect } from 'chai';
 import type { ApiNode } from '../server/node.ts';
 import { ingestKnowledge, newUser, startNode, stopAllNodes, type TestUser } from './helpers.ts';
@@ -112,6 +116,30 @@ describe('examples/', () => {
       } finally {
         run.kill();
       }
+    });
+  });
+
+  describe('rizz-job.ts', () => {
+    it('pays (sandbox), registers the phone, sends the selfie, follows the job to completed and opens the result', async () => {
+      const selfie = path.join(os.tmpdir(), `rizz-example-${crypto.randomUUID()}.jpg`);
+      fs.writeFileSync(selfie, await sharp({ create: { width: 900, height: 1200, channels: 3, background: { r: 180, g: 140, b: 120 } } }).jpeg().toBuffer());
+      const run = runExample('examples/rizz-job.ts', { API_URL: node.url, PHONE: '010-2468-1357' }, [selfie]);
+      try {
+        expect(await run.exited, run.stdout() + run.stderr()).to.equal(0);
+        const out = run.stdout();
+        for (const status of ['pending_phone', 'pending_upload', 'processing', 'completed']) expect(out).to.include(`job.updated: ${status}`);
+        expect(out.match(/^portrait \d: http/gm)).to.have.length(3);
+        expect(out).to.match(/recommendations: SC003 /);
+      } finally {
+        run.kill();
+        fs.rmSync(selfie, { force: true });
+      }
+    });
+
+    it('says what it needs without a photo', async () => {
+      const run = runExample('examples/rizz-job.ts', { API_URL: node.url });
+      expect(await run.exited).to.equal(2);
+      expect(run.stderr()).to.include('Usage');
     });
   });
 });
