@@ -9,7 +9,7 @@ import { moduleServices } from '../../server/context.ts';
 import { rizzModule } from '../../modules/rizz/index.ts';
 import { createTestClock } from '../../services/time.ts';
 import { startFakePortOne, type FakePortOne } from '../fakes/portone.ts';
-import { closeAllSockets, connectSocket, connected, nextEvent, request, startNode, stopAllNodes } from '../helpers.ts';
+import { closeAllSockets, connectSocket, connected, nextEvent, redisUrl, request, startNode, stopAllNodes } from '../helpers.ts';
 
 describe('rizz: a job from payment to processing', () => {
   let node: ApiNode;
@@ -182,6 +182,36 @@ function pngDeclaring(width: number, height: number): Buffer {
   const rows = zlib.deflateSync(Buffer.alloc((width + 1) * 16));
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', rows), chunk('IEND', Buffer.alloc(0))]);
 }
+
+describe('rizz: a job\'s page connected to another node', () => {
+  let a: ApiNode;
+  let b: ApiNode;
+  before(async function () {
+    if (!redisUrl) return this.skip();
+    a = await startNode({ REDIS_URL: redisUrl, NODE_ID: 'page-node' });
+    b = await startNode({ REDIS_URL: redisUrl, NODE_ID: 'api-node' });
+  });
+  afterEach(closeAllSockets);
+  after(stopAllNodes);
+
+  it('hears every move made on the other node, through to completed', async function () {
+    this.timeout(30_000);
+    const { job, jobToken, order } = (await request(b, 'POST', '/payments/initialize')).body;
+    const page = connectSocket(a, '/rizz', { jobId: job.id, token: jobToken });
+    await connected(page);
+    const moves: string[] = [];
+    const completed = new Promise<void>((resolve) => page.on('job.updated', (j: { status: string }) => {
+      moves.push(j.status);
+      if (j.status === 'completed' || j.status === 'failed') resolve();
+    }));
+    await fetch(`${b.url}/sandbox/checkout/${order.orderId}/approve`, { method: 'POST' });
+    await request(b, 'POST', `/jobs/${job.id}/phone`, { headers: { 'x-job-token': jobToken }, body: { phone: '010-1212-3434' } });
+    const bytes = await sharp({ create: { width: 900, height: 1200, channels: 3, background: { r: 160, g: 120, b: 100 } } }).jpeg().toBuffer();
+    expect((await fetch(`${b.url}/jobs/${job.id}/upload`, { method: 'POST', headers: { 'x-job-token': jobToken, 'content-type': 'image/jpeg' }, body: new Uint8Array(bytes) })).status).to.equal(200);
+    await completed;
+    expect(moves).to.deep.equal(['pending_phone', 'pending_upload', 'processing', 'completed']);
+  });
+});
 
 describe('rizz: paying through PortOne', () => {
   const WEBHOOK_SECRET = `whsec_${Buffer.from('rizz-portone-webhook-secret-0123456').toString('base64')}`;
