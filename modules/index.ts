@@ -4,5 +4,6 @@ import type { AnyModule } from '../server/module.ts';
 import { chatModule } from './chat/index.ts';
 import { coachModule } from './coach/index.ts';
 import { rizzModule } from './rizz/index.ts';
+import { walkModule } from './walk/index.ts';
 
-export const modules: AnyModule[] = [coachModule, chatModule, rizzModule];
+export const modules: AnyModule[] = [coachModule, chatModule, rizzModule, walkModule];

@@ -50,6 +50,8 @@ export type RouteSpec<B extends Schema, Q extends Schema, P extends Schema, A ex
   rateLimit?: 'default' | 'strict' | 'webhook' | 'none';
   // Routes that never touch the ORM (probes, metrics) skip the per-request EntityManager fork.
   usesDatabase?: boolean;
+  // The largest JSON body this route takes; default BODY_LIMIT_BYTES. Larger is a 413.
+  bodyLimitBytes?: number;
   // Hands the handler the unparsed body (at most maxBytes) instead of parsing `body`.
   // `contentType` is what the docs list (several for an upload that takes the file or a form).
   rawBody?: { maxBytes: number; contentType?: string | string[] };
@@ -103,13 +105,13 @@ export function createApi(deps: ApiDeps) {
   };
   const paths: ZodOpenApiPathsObject = {};
   // Parsing runs only on routes that declare a body. The unparsed text is kept for webhook signatures.
-  const parseBody: Middleware = koaBody({
-    jsonLimit: deps.bodyLimitBytes,
-    formLimit: deps.bodyLimitBytes,
-    textLimit: deps.bodyLimitBytes,
-    multipart: false,
-    includeUnparsed: true,
-  });
+  // One parser per body limit (a route may raise its own: a GPS track is larger than a form).
+  const parsers = new Map<number, Middleware>();
+  const parserFor = (limit: number): Middleware => {
+    let parser = parsers.get(limit);
+    if (!parser) parsers.set(limit, (parser = koaBody({ jsonLimit: limit, formLimit: limit, textLimit: limit, multipart: false, includeUnparsed: true })));
+    return parser;
+  };
 
   function route<B extends Schema = undefined, Q extends Schema = undefined, P extends Schema = undefined, A extends RouteAuth = 'none', I extends boolean = false>(
     spec: RouteSpec<B, Q, P, A, I>,
@@ -144,7 +146,7 @@ export function createApi(deps: ApiDeps) {
       ctx.status = result.status ?? 200;
       if (result.body !== undefined) ctx.body = result.body;
     };
-    if (spec.body) routerFor(spec.path)[spec.method](spec.path, parseBody, handle);
+    if (spec.body) routerFor(spec.path)[spec.method](spec.path, parserFor(spec.bodyLimitBytes ?? deps.bodyLimitBytes), handle);
     else routerFor(spec.path)[spec.method](spec.path, handle);
     document(spec);
   }

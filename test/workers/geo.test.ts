@@ -1,70 +1,8 @@
 import { expect } from 'chai';
 import { analyseTrack, haversineM } from '../../workers/geo.ts';
 import type { TrackAnalysis, TrackPoint, TrackResult } from '../../workers/geo.ts';
-import { seededRandom } from '../../services/seededRandom.ts';
-
-const SEOUL = { lat: 37.5665, lng: 126.978 };
-const T0 = Date.UTC(2025, 4, 1, 9, 0, 0);
-const M_PER_DEG_LAT = 111_320;
-
-const random = seededRandom;
-
-function gaussian(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
-
-type WalkOptions = {
-  distanceM: number;
-  speedKmh: number;
-  jitterM?: number;
-  seed?: number;
-  intervalS?: [number, number];
-};
-
-/** A walker wandering through streets: varying pace and fix interval, a turn now and then, GPS noise. */
-function walk({ distanceM, speedKmh, jitterM = 3, seed = 1, intervalS = [1, 5] }: WalkOptions): TrackPoint[] {
-  const rand = random(seed);
-  const points: TrackPoint[] = [];
-  let x = 0;
-  let y = 0;
-  let t = T0;
-  let heading = rand() * 2 * Math.PI;
-  let travelled = 0;
-  let sinceTurn = 0;
-  const fix = (): TrackPoint => ({
-    lat: SEOUL.lat + (y + gaussian(rand) * jitterM) / M_PER_DEG_LAT,
-    lng: SEOUL.lng + (x + gaussian(rand) * jitterM) / (M_PER_DEG_LAT * Math.cos((SEOUL.lat * Math.PI) / 180)),
-    t,
-    accuracy: Math.round((3 + rand() * 9) * 10) / 10,
-  });
-  points.push(fix());
-  while (travelled < distanceM) {
-    const dt = intervalS[0] + rand() * (intervalS[1] - intervalS[0]);
-    const step = (speedKmh / 3.6) * (0.85 + 0.3 * rand()) * dt;
-    heading += gaussian(rand) * 0.05;
-    if (sinceTurn > 150 && rand() < 0.1) {
-      heading += (rand() < 0.5 ? -1 : 1) * (Math.PI / 2);
-      sinceTurn = 0;
-    }
-    x += step * Math.sin(heading);
-    y += step * Math.cos(heading);
-    travelled += step;
-    sinceTurn += step;
-    t += Math.round(dt * 1000);
-    points.push(fix());
-  }
-  return points;
-}
-
-/** What a naive spoofing app emits: equal steps at equal intervals along a straight line, one accuracy value. */
-function syntheticLine(count: number, stepM: number, intervalS: number): TrackPoint[] {
-  return Array.from({ length: count }, (_, i) => ({
-    lat: SEOUL.lat + (i * stepM) / M_PER_DEG_LAT,
-    lng: SEOUL.lng,
-    t: T0 + i * intervalS * 1000,
-    accuracy: 5,
-  }));
-}
+import { seededRandom as random } from '../../services/seededRandom.ts';
+import { gaussian, M_PER_DEG_LAT, SEOUL, syntheticLine, T0, walk } from '../tracks.ts';
 
 function expectOk(result: TrackResult): TrackAnalysis {
   if (!result.ok) expect.fail(`expected an analysis, got ${JSON.stringify(result.error)}`);

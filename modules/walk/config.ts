@@ -1,0 +1,13 @@
+// The walk module's environment variables (sign-in, storage, notifications are the platform's).
+// They join the platform's in one validated configuration.
+import { z } from 'zod';
+
+export const walkConfigSchema = z.object({
+  // The most fixes one walk may carry (seed 003: a 2-hour walk at 1 Hz is 7,200).
+  WALK_MAX_TRACK_POINTS: z.coerce.number().int().min(100).max(20_000).default(20_000),
+  // A walk shorter than this does not count (seed 003: 500 m).
+  WALK_MIN_DISTANCE_M: z.coerce.number().int().min(0).max(10_000).default(500),
+  // Faster than this on average, or for long stretches, is not walking (seed 003: 15 km/h).
+  WALK_MAX_SPEED_KMH: z.coerce.number().min(5).max(40).default(15),
+});
+export type WalkConfig = z.output<typeof walkConfigSchema>;
