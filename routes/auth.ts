@@ -12,7 +12,7 @@ export function authRoutes(api: Api, deps: { auth: AuthService; users: UserServi
   api.route({
     method: 'post', path: '/auth/register', summary: 'Create an account with email and password', tags: ['auth'],
     auth: 'none', rateLimit: 'strict', body: registerBody,
-    responses: { 201: { description: 'Account created and signed in', schema: authResult }, 409: { description: 'Email or username taken' } },
+    responses: { 201: { description: 'Account created and signed in', schema: authResult }, 400: { description: 'Invalid input, or `app` names no app module' }, 409: { description: 'Email or username taken' } },
     handler: async ({ body, ctx }) => ({ status: 201, body: await deps.auth.register(body, meta(ctx.get('user-agent'))) }),
   });
 
@@ -57,13 +57,16 @@ export function authRoutes(api: Api, deps: { auth: AuthService; users: UserServi
   });
 
   api.route({
-    method: 'post', path: '/auth/oauth/:provider', summary: 'Sign in with a provider id_token (google; apple, kakao, naver as configured)',
+    method: 'post', path: '/auth/oauth/:provider',
+    summary: 'Sign in with a provider token (google, apple: idToken; kakao, naver: accessToken; apple also nonce), as configured',
     tags: ['auth'], auth: 'none', rateLimit: 'strict', params: oauthProviderParam, body: oauthBody,
     responses: {
-      200: { description: 'Signed in (account created or linked on first use)', schema: authResult },
-      401: { description: 'The id_token failed verification' },
+      200: { description: 'Signed in (account created, or linked by a provider-verified email, on first use)', schema: authResult },
+      400: { description: 'The token field this provider takes is missing, or `app` names no app module' },
+      401: { description: 'The token failed verification (or apple\'s nonce is missing or does not match)' },
       404: { description: 'Provider not configured' },
+      503: { description: 'The provider could not be reached to verify the token' },
     },
-    handler: async ({ params, body, ctx }) => ({ body: await deps.auth.oauthLogin(params.provider, body.idToken, meta(ctx.get('user-agent'))) }),
+    handler: async ({ params, body, ctx }) => ({ body: await deps.auth.oauthLogin(params.provider, body, meta(ctx.get('user-agent'))) }),
   });
 }

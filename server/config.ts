@@ -68,8 +68,19 @@ export const envSchema = z.object({
   WORKER_MAX_QUEUE: z.coerce.number().int().min(1).default(256),
   WORKER_TASK_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
 
+  // --- social sign-in (integrations/oauth): a provider runs when configured; with none configured the
+  // OFFLINE dev issuer stands in for all four, refused in production.
   GOOGLE_CLIENT_IDS: list.default([]),
   GOOGLE_JWKS_URL: z.url().default('https://www.googleapis.com/oauth2/v3/certs'),
+  // Bundle ids and/or Services IDs an Apple id_token may be issued to (its `aud`).
+  APPLE_CLIENT_IDS: list.default([]),
+  APPLE_JWKS_URL: z.url().default('https://appleid.apple.com/auth/keys'),
+  // The numeric ids of our Kakao apps: a Kakao access token issued to any other app is refused.
+  KAKAO_APP_IDS: list.pipe(z.array(z.string().regex(/^\d{1,20}$/, 'Kakao app ids are numbers'))).default([]),
+  KAKAO_API_BASE_URL: z.url().default('https://kapi.kakao.com'),
+  // Naver's profile API needs no secret of ours to resolve a user's token, so Naver is switched on.
+  NAVER_ENABLED: booleanFlag.default(false),
+  NAVER_API_BASE_URL: z.url().default('https://openapi.naver.com'),
   OAUTH_OFFLINE: booleanFlag.optional(),
 
   CRON_ENABLED_JOBS: list.optional(),
@@ -214,8 +225,8 @@ function buildConfig(env: z.infer<typeof envSchema>, modules: Record<string, unk
   return {
     ...env,
     isProduction: env.NODE_ENV === 'production',
-    // Without Google client ids there is nothing to verify against: the dev issuer stands in.
-    oauthOffline: env.OAUTH_OFFLINE ?? env.GOOGLE_CLIENT_IDS.length === 0,
+    // With no provider configured there is nothing to verify against: the dev issuer stands in for all.
+    oauthOffline: env.OAUTH_OFFLINE ?? !(env.GOOGLE_CLIENT_IDS.length || env.APPLE_CLIENT_IDS.length || env.KAKAO_APP_IDS.length || env.NAVER_ENABLED),
     // Without an API key there is no provider to call: the offline LLM driver stands in.
     llmOffline: env.LLM_OFFLINE === true || !env.OPENAI_API_KEY,
     accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
@@ -243,7 +254,9 @@ function refuseUnsafeProduction(config: Config, moduleProblems: string[]): void 
   if (config.URL_SIGNING_SECRET === DEV_URL_SIGNING_SECRET) {
     problems.push('URL_SIGNING_SECRET: the development default cannot be used in production');
   }
-  if (config.oauthOffline) problems.push('GOOGLE_CLIENT_IDS: set it (the offline dev issuer is refused in production)');
+  if (config.oauthOffline) {
+    problems.push('GOOGLE_CLIENT_IDS / APPLE_CLIENT_IDS / KAKAO_APP_IDS / NAVER_ENABLED: configure at least one provider and leave OAUTH_OFFLINE unset (the offline dev issuer is refused in production)');
+  }
   if (config.llmOffline) problems.push('OPENAI_API_KEY: set it and leave LLM_OFFLINE unset (the offline LLM driver is refused in production)');
   if (!config.DATABASE_URL) problems.push('DATABASE_URL: production needs a real Postgres, not the embedded one');
   if (config.STORAGE_DRIVER === 'local') {

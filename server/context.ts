@@ -11,7 +11,7 @@ import { createTokenService, type TokenService } from '../services/identity/toke
 import { createTimeFormatter, systemClock, type Clock, type TimeFormatter } from '../services/time.ts';
 import { createAuthService } from '../services/identity/auth.ts';
 import { createUserService } from '../services/identity/users.ts';
-import { oauthRegistry, type OAuthVerifier } from '../services/identity/oauth.ts';
+import { OAUTH_PROVIDERS, oauthRegistry, type OAuthProvider, type OAuthVerifier } from '../services/identity/oauth.ts';
 import { namespacePort, type RealtimePort } from '../services/realtime.ts';
 import { createLocalInvalidationBus, type InvalidationBus } from '../services/invalidation.ts';
 import { createUserCache } from '../services/identity/userCache.ts';
@@ -24,6 +24,9 @@ import { createResumableStreams, moduleStreams, type ResumableStreams } from '..
 import { createMemoryStreamLog, createRedisStreamLog } from '../services/streams/streamLog.ts';
 import { createRedisInvalidationBus } from './invalidationBus.ts';
 import { createGoogleVerifier } from '../integrations/oauth/google.ts';
+import { createAppleVerifier } from '../integrations/oauth/apple.ts';
+import { createKakaoVerifier } from '../integrations/oauth/kakao.ts';
+import { createNaverVerifier } from '../integrations/oauth/naver.ts';
 import { createDevIssuer, type DevIssuer } from '../integrations/oauth/devIssuer.ts';
 import type { PushProvider } from '../integrations/push/index.ts';
 import { createFcmClient } from '../integrations/push/fcm.ts';
@@ -119,9 +122,16 @@ export async function createContext(config: Config, opts: { logger?: Logger; mod
 
   const devIssuer = config.oauthOffline ? createDevIssuer(config.JWT_SECRET) : undefined;
   const oauthVerifiers: OAuthVerifier[] = devIssuer
-    ? [devIssuer.verifierFor('google')]
-    : [createGoogleVerifier({ clientIds: config.GOOGLE_CLIENT_IDS, jwksUrl: config.GOOGLE_JWKS_URL })];
-  if (devIssuer) logger.warn('social sign-in runs on the OFFLINE dev issuer (set GOOGLE_CLIENT_IDS for real Google sign-in)');
+    ? (Object.keys(OAUTH_PROVIDERS) as OAuthProvider[]).map((p) => devIssuer.verifierFor(p))
+    : [
+        ...(config.GOOGLE_CLIENT_IDS.length ? [createGoogleVerifier({ clientIds: config.GOOGLE_CLIENT_IDS, jwksUrl: config.GOOGLE_JWKS_URL })] : []),
+        ...(config.APPLE_CLIENT_IDS.length ? [createAppleVerifier({ clientIds: config.APPLE_CLIENT_IDS, jwksUrl: config.APPLE_JWKS_URL })] : []),
+        ...(config.KAKAO_APP_IDS.length ? [createKakaoVerifier({ appIds: config.KAKAO_APP_IDS, baseUrl: config.KAKAO_API_BASE_URL })] : []),
+        ...(config.NAVER_ENABLED ? [createNaverVerifier({ baseUrl: config.NAVER_API_BASE_URL })] : []),
+      ];
+  if (devIssuer) {
+    logger.warn('social sign-in runs on the OFFLINE dev issuer (set GOOGLE_CLIENT_IDS, APPLE_CLIENT_IDS, KAKAO_APP_IDS or NAVER_ENABLED for real sign-in)');
+  }
   const { push, sms } = createMessagingProviders(config, db, logger);
   const { storage, localStorageDriver } = createConfiguredStorage(config);
   if (localStorageDriver) logger.warn({ dir: config.STORAGE_LOCAL_DIR }, 'object storage runs on the OFFLINE local driver (set STORAGE_DRIVER=s3 for S3, R2 or MinIO)');
@@ -331,7 +341,11 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
   const platform = {
     points,
     rankings,
-    auth: createAuthService({ em, tokens: ctx.tokens, realtime, time: ctx.time, oauth: oauthRegistry(ctx.oauthVerifiers), emails: ctx.emails, sessions: sessionCache, logger: ctx.logger }),
+    auth: createAuthService({
+      em, tokens: ctx.tokens, realtime, time: ctx.time, oauth: oauthRegistry(ctx.oauthVerifiers), emails: ctx.emails, sessions: sessionCache, logger: ctx.logger,
+      // Every listed module, served here or not: a session of any app is refreshed on any node.
+      apps: new Map(ctx.allModules.map((m) => [m.name, m.tokenLifetimes])),
+    }),
     users: createUserService({ em, time: ctx.time, realtime, cache: userCache, sessions: sessionCache, emails: ctx.emails }),
     sms,
     notifications,

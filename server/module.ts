@@ -38,6 +38,7 @@ import type { WebhookService } from '../services/billing/webhooks.ts';
 import type { ModuleSocial } from '../services/social/social.ts';
 import type { ModuleRankings } from '../services/rankings/rankings.ts';
 import type { JobQueue } from '../services/queue/jobQueue.ts';
+import type { TokenLifetimes } from '../services/identity/tokens.ts';
 
 // A payment product a module sells: upserted at every start, so a price change reaches every
 // environment. Every product needs its module's payments.onPaid.
@@ -127,6 +128,10 @@ export type AppModule<C extends ZodObject = ZodObject, S = unknown, E extends Se
   seed?: (em: Em) => Promise<void>;
   products?: ProductSeed[];
   llmBulkhead?: BulkheadLimits;
+  // How long the tokens of a sign-in that names this app (`app` on /auth/register, /auth/login,
+  // /auth/oauth/:provider) live, refreshes included; the platform's ACCESS_/REFRESH_TOKEN_TTL_SECONDS
+  // otherwise. One identity system: the account and its sessions are the platform's either way.
+  tokenLifetimes?: TokenLifetimes;
   notificationTypes?: Record<string, NotificationTypeSpec>;
   workerTasks?: WorkerTask<any, any>[];
   // Server-to-client events on the module's namespace; declaring them (or clientEvents) opens /<name>.
@@ -172,6 +177,11 @@ export function checkModules(modules: AnyModule[]): void {
       products.set(p.id, m.name);
       if (!m.payments?.onPaid) problems.push(`product ${p.id} (module ${m.name}) is on sale, but module ${m.name} declares no payments.onPaid handler`);
       if (!Number.isInteger(p.amount) || p.amount <= 0) problems.push(`product ${p.id}: the amount must be a positive whole number of KRW`);
+    }
+    if (m.tokenLifetimes) {
+      const { accessSeconds, refreshSeconds } = m.tokenLifetimes;
+      if (![accessSeconds, refreshSeconds].every((n) => Number.isInteger(n) && n > 0)) problems.push(`module "${m.name}": tokenLifetimes must be positive whole seconds`);
+      else if (accessSeconds > refreshSeconds) problems.push(`module "${m.name}": tokenLifetimes.accessSeconds must not exceed refreshSeconds`);
     }
     for (const type of Object.keys(m.notificationTypes ?? {})) {
       if (!type.startsWith(`${m.name}.`)) problems.push(`notification type ${type} (module ${m.name}) must start with "${m.name}."`);

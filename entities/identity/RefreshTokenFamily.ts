@@ -9,6 +9,8 @@ export const RefreshTokenFamily = defineEntity({
     id: p.uuid().primary().onCreate(() => crypto.randomUUID()),
     userId: p.uuid().index(),
     userAgent: p.string().nullable(),
+    // The app module the sign-in named (services/identity/auth.ts): refreshes keep its token lifetimes.
+    app: p.string().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     lastUsedAt: p.datetime().onCreate(() => new Date()),
     expiresAt: p.datetime(),

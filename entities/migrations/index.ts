@@ -12,6 +12,7 @@ import { Migration20261127000040_points } from './Migration20261127000040_points
 import { Migration20261127000041_product_management } from './Migration20261127000041_product_management.ts';
 import { Migration20261127000042_social } from './Migration20261127000042_social.ts';
 import { Migration20261127000043_rankings } from './Migration20261127000043_rankings.ts';
+import { Migration20261128000044_session_app } from './Migration20261128000044_session_app.ts';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122000001_identity', class: Migration20261122000001_identity },
@@ -24,4 +25,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261127000041_product_management', class: Migration20261127000041_product_management },
   { name: 'Migration20261127000042_social', class: Migration20261127000042_social },
   { name: 'Migration20261127000043_rankings', class: Migration20261127000043_rankings },
+  { name: 'Migration20261128000044_session_app', class: Migration20261128000044_session_app },
 ];

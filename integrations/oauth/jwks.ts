@@ -3,9 +3,10 @@
 // at most once a minute, because providers rotate keys without notice.
 import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { AppError, unauthorized } from '../../services/errors.ts';
+import { unauthorized } from '../../services/errors.ts';
 import type { OAuthProfile, OAuthVerifier } from '../../services/identity/oauth.ts';
 import { fetchWithRetry } from '../http.ts';
+import { providerUnavailable } from './userInfo.ts';
 
 type Jwk = crypto.JsonWebKey & { kid?: string; alg?: string; use?: string };
 
@@ -14,6 +15,8 @@ export type JwksVerifierOptions = {
   jwksUrl: string;
   issuers: string[];
   audiences: string[];
+  // Apple's: the `nonce` claim must be the SHA-256 of the raw nonce the client sends (checked by the auth service).
+  nonce?: 'sha256';
   timeoutMs?: number;
   // How soon an unknown `kid` may trigger another fetch; bounds what forged tokens can cost us.
   minRefetchMs?: number;
@@ -64,9 +67,7 @@ export function createJwksVerifier(opts: JwksVerifierOptions): OAuthVerifier {
     try {
       key = await keyFor(kid);
     } catch (err) {
-      throw new AppError(503, 'provider_unavailable', `Could not reach ${opts.provider} to verify the sign-in`, {
-        extra: { cause: (err as Error).name },
-      });
+      throw providerUnavailable(opts.provider, err);
     }
     if (!key) throw unauthorized('invalid_id_token', 'ID token was signed by an unknown key');
     let claims: jwt.JwtPayload;
@@ -84,5 +85,5 @@ export function createJwksVerifier(opts: JwksVerifierOptions): OAuthVerifier {
     return opts.toProfile(claims as Record<string, unknown>);
   }
 
-  return { provider: opts.provider, offline: false, verify };
+  return { provider: opts.provider, offline: false, credential: 'idToken', nonce: opts.nonce, verify };
 }

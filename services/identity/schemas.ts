@@ -27,10 +27,17 @@ export const passwordSchema = z
   .refine((p) => /\p{L}/u.test(p) && /\p{N}/u.test(p), 'must contain at least one letter and one digit')
   .refine((p) => new Set(p).size >= 5, 'is too repetitive');
 
-export const registerBody = z.object({ email: emailSchema, password: passwordSchema, username: usernameSchema });
+// The app module a sign-in is for (e.g. "walk"): its session gets the token lifetimes that module
+// declares. Unset: the platform's defaults. A name that is no listed module is a 400 on `app`.
+export const appField = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,19}$/, 'must be an app module name')
+  .meta({ description: 'The app module this sign-in is for; its session gets that module\'s token lifetimes', example: 'coach' });
+
+export const registerBody = z.object({ email: emailSchema, password: passwordSchema, username: usernameSchema, app: appField.optional() });
 export type RegisterInput = z.infer<typeof registerBody>;
 
-export const loginBody = z.object({ email: emailSchema, password: z.string().min(1).max(128) });
+export const loginBody = z.object({ email: emailSchema, password: z.string().min(1).max(128), app: appField.optional() });
 export type LoginInput = z.infer<typeof loginBody>;
 
 export const refreshBody = z.object({ refreshToken: z.string().min(10).max(200) });
@@ -43,7 +50,15 @@ export const updateMeBody = z
   .refine((b) => Object.keys(b).length > 0, { message: 'at least one field is required' });
 export type UpdateMeInput = z.infer<typeof updateMeBody>;
 
-export const oauthBody = z.object({ idToken: z.string().min(20).max(8192) });
+// Which token a provider takes is its `credential` (services/identity/oauth.ts): the service
+// answers 400 on the field a provider needs and did not get.
+export const oauthBody = z.object({
+  idToken: z.string().min(20).max(8192).optional().meta({ description: 'google, apple: the id_token (a JWT)' }),
+  accessToken: z.string().min(8).max(4096).optional().meta({ description: 'kakao, naver: the access token from the provider\'s SDK' }),
+  nonce: z.string().min(8).max(512).optional().meta({ description: 'apple: the raw nonce; the id_token\'s nonce claim must be its SHA-256 (hex)' }),
+  app: appField.optional(),
+});
+export type OAuthInput = z.infer<typeof oauthBody>;
 
 export const oauthProviderParam = z.object({ provider: z.string().regex(/^[a-z]+$/) });
 

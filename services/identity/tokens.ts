@@ -10,10 +10,15 @@ import { USER_ROLES, type UserRole } from '../../entities/identity/User.ts';
 
 export type AccessClaims = { userId: string; role: UserRole; sessionId: string; expiresAtMs: number };
 
+// How long a session's tokens live: the platform's defaults, or what the app module a sign-in named
+// declares (AppModule.tokenLifetimes in server/module.ts).
+export type TokenLifetimes = { accessSeconds: number; refreshSeconds: number };
+
 export type TokenService = {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
-  signAccess: (claims: Omit<AccessClaims, 'expiresAtMs'>) => string;
+  // ttlSeconds: the session's app's access lifetime; the platform default when omitted.
+  signAccess: (claims: Omit<AccessClaims, 'expiresAtMs'>, ttlSeconds?: number) => string;
   verifyAccess: (token: string) => AccessClaims;
   newRefreshToken: () => { token: string; hash: string };
   hashRefreshToken: (token: string) => string;
@@ -40,13 +45,13 @@ export function createTokenService(opts: {
 }): TokenService {
   const key = crypto.createSecretKey(Buffer.from(opts.secret, 'utf8'));
 
-  const signAccess = (claims: Omit<AccessClaims, 'expiresAtMs'>): string =>
+  const signAccess = (claims: Omit<AccessClaims, 'expiresAtMs'>, ttlSeconds = opts.accessTokenTtlSeconds): string =>
     jwt.sign({ sid: claims.sessionId, role: claims.role, typ: ACCESS_TYP }, key, {
       algorithm: 'HS256',
       subject: claims.userId,
       issuer: opts.issuer,
       audience: opts.audience,
-      expiresIn: opts.accessTokenTtlSeconds,
+      expiresIn: ttlSeconds,
     });
 
   // A client presents the same access token on every request for its lifetime, so a verified

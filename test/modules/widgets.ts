@@ -1,6 +1,6 @@
 // A module that exists only in the tests: it proves the contract by plugging in through the module
 // list alone — its config, entity, migration, products and payment handler, a route, a socket
-// namespace with a client and a server event, a cron job, a worker task and a notification type.
+// namespace with a client and a server event, a cron job, a worker task, a notification type and token lifetimes.
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { Migration } from '@mikro-orm/migrations';
 import { z } from 'zod';
@@ -60,6 +60,8 @@ export const widgetsModule = defineModule({
   notificationTypes: { 'widgets.ready': { category: 'system', summary: 'Your widget is ready' } },
   workerTasks: [countLettersTask],
   llmBulkhead: { concurrency: 3, queue: 1 },
+  // The walk app's lifetimes (60 min / 7 days), so the tests can tell them from the platform's defaults.
+  tokenLifetimes: { accessSeconds: 60 * 60, refreshSeconds: 7 * 24 * 60 * 60 },
   serverEvents: widgetServerEvents,
   createServices: (platform, config) => {
     const em = platform.em;
