@@ -25,7 +25,9 @@
 
 export type TrackPoint = { lat: number; lng: number; /** epoch ms */ t: number; accuracy?: number };
 export type TrackLimits = { maxPoints: number; minDistanceM: number; maxSpeedKmh: number };
-export type TrackInput = { points: TrackPoint[]; limits?: Partial<TrackLimits> };
+// `packed` is the same fixes as one Float64Array (packTrack), which the pool transfers to the worker
+// instead of cloning thousands of objects. `routeToleranceM` asks for the simplified route as well.
+export type TrackInput = { points?: TrackPoint[]; packed?: Float64Array; limits?: Partial<TrackLimits>; routeToleranceM?: number };
 
 export type TrackReason = 'too_short' | 'too_fast' | 'spoofed' | 'impossible_jump';
 export type Bounds = { minLat: number; maxLat: number; minLng: number; maxLng: number };
@@ -62,6 +64,8 @@ export type TrackAnalysis = {
   glitchCount: number;
   spoofing: SpoofingSigns;
   verdict: { valid: boolean; reasons: TrackReason[] };
+  /** The track simplified to within routeToleranceM (Douglas–Peucker), as [lng, lat] pairs, when asked. */
+  route?: [number, number][];
 };
 
 export type TrackError = { code: 'bad_track'; message: string; field: string };
@@ -88,9 +92,86 @@ const MAX_LISTED = 100;
 
 export function analyseTrack(input: TrackInput): TrackResult {
   const limits = { ...DEFAULT_TRACK_LIMITS, ...input?.limits };
-  const error = validatePoints(input?.points, limits.maxPoints);
+  const points = input?.packed instanceof Float64Array ? unpackTrack(input.packed) : input?.points;
+  const error = validatePoints(points, limits.maxPoints);
   if (error) return { ok: false, error };
-  return analyse(input.points, limits);
+  const analysis = analyse(points as TrackPoint[], limits);
+  if (input.routeToleranceM !== undefined) analysis.route = simplifyRoute(points as TrackPoint[], input.routeToleranceM);
+  return analysis;
+}
+
+// Four numbers per fix: lat, lng, t, accuracy. What validation must still see survives packing: a
+// value that is not a number becomes NaN (refused as not finite, naming the fix), a missing accuracy
+// is -1 and a given one that is not a non-negative number is NaN. A fix that is not an object has NaN
+// coordinates.
+const PACKED_FIELDS = 4;
+const NO_ACCURACY = -1;
+export function packTrack(points: unknown[]): Float64Array {
+  const packed = new Float64Array(points.length * PACKED_FIELDS);
+  const num = (v: unknown) => (typeof v === 'number' ? v : Number.NaN);
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i] as Record<string, unknown> | null;
+    const o = i * PACKED_FIELDS;
+    if (typeof p !== 'object' || p === null) {
+      packed.fill(Number.NaN, o, o + PACKED_FIELDS);
+      continue;
+    }
+    packed[o] = num(p.lat);
+    packed[o + 1] = num(p.lng);
+    packed[o + 2] = num(p.t);
+    packed[o + 3] = p.accuracy === undefined ? NO_ACCURACY : typeof p.accuracy === 'number' && p.accuracy >= 0 ? p.accuracy : Number.NaN;
+  }
+  return packed;
+}
+
+function unpackTrack(packed: Float64Array): TrackPoint[] {
+  const points: TrackPoint[] = new Array(Math.floor(packed.length / PACKED_FIELDS));
+  for (let i = 0; i < points.length; i++) {
+    const o = i * PACKED_FIELDS;
+    const accuracy = packed[o + 3];
+    points[i] = accuracy === NO_ACCURACY ? { lat: packed[o], lng: packed[o + 1], t: packed[o + 2] } : { lat: packed[o], lng: packed[o + 1], t: packed[o + 2], accuracy };
+  }
+  return points;
+}
+
+// Douglas–Peucker on a local flat projection: the route keeps the track's shape within `toleranceM`
+// with a fraction of its fixes (within GPS noise, it drops the jitter, not the streets).
+export function simplifyRoute(points: TrackPoint[], toleranceM: number): [number, number][] {
+  const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
+  if (points.length <= 2) return points.map((p) => [round6(p.lng), round6(p.lat)]);
+  const lat0 = toRad(points[0].lat);
+  const xs = new Float64Array(points.length);
+  const ys = new Float64Array(points.length);
+  for (let i = 0; i < points.length; i++) {
+    xs[i] = toRad(points[i].lng) * Math.cos(lat0) * EARTH_RADIUS_M;
+    ys[i] = toRad(points[i].lat) * EARTH_RADIUS_M;
+  }
+  const keep = new Uint8Array(points.length);
+  keep[0] = keep[points.length - 1] = 1;
+  const stack: [number, number][] = [[0, points.length - 1]];
+  while (stack.length) {
+    const [from, to] = stack.pop()!;
+    const dx = xs[to] - xs[from];
+    const dy = ys[to] - ys[from];
+    const len2 = dx * dx + dy * dy;
+    let worst = -1;
+    let worstD = toleranceM;
+    for (let i = from + 1; i < to; i++) {
+      const t = len2 === 0 ? 0 : Math.max(0, Math.min(1, ((xs[i] - xs[from]) * dx + (ys[i] - ys[from]) * dy) / len2));
+      const d = Math.hypot(xs[i] - (xs[from] + t * dx), ys[i] - (ys[from] + t * dy));
+      if (d > worstD) {
+        worstD = d;
+        worst = i;
+      }
+    }
+    if (worst > 0) {
+      keep[worst] = 1;
+      stack.push([from, worst], [worst, to]);
+    }
+  }
+  const route: [number, number][] = [];
+  for (let i = 0; i < points.length; i++) if (keep[i]) route.push([round6(points[i].lng), round6(points[i].lat)]);
+  return route;
 }
 
 function validatePoints(points: unknown, maxPoints: number): TrackError | null {

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { ImageInput, ImageResult } from './image.ts';
-import type { TrackInput, TrackResult } from './geo.ts';
+import { packTrack, type TrackInput, type TrackResult } from './geo.ts';
 import type { TopKInput, TopKResult } from './vector.ts';
 
 export type WorkerPoolOptions = {
@@ -135,7 +135,10 @@ export function createWorkerPool(opts: WorkerPoolOptions = {}): WorkerPool {
       return run<ImageResult>(TASKS.processImage, payload, options, moved ? [moved.buffer as ArrayBuffer] : undefined);
     },
     async analyseTrack(input, options = {}) {
-      return run<TrackResult>(TASKS.analyseTrack, input, options);
+      // Thousands of fix objects cost milliseconds to clone each way; one packed buffer is moved.
+      if (!Array.isArray(input.points)) return run<TrackResult>(TASKS.analyseTrack, input, options);
+      const packed = packTrack(input.points);
+      return run<TrackResult>(TASKS.analyseTrack, { ...input, points: undefined, packed }, options, [packed.buffer as ArrayBuffer]);
     },
     async topKCosine(input, options = {}) {
       return run<TopKResult>(TASKS.topKCosine, input, options);

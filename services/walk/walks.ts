@@ -36,30 +36,29 @@ export const WALK_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
 const MAX_WALK_HOURS = 24;
 const FUTURE_SLACK_MS = 5 * 60_000;
 const MIN_MS = Date.parse(`${CLIENT_DATE_RANGE.min}T00:00:00Z`);
-const MAX_MS = Date.parse(`${CLIENT_DATE_RANGE.max}T23:59:59Z`);
 
-const lat = z.number().min(-90).max(90);
-const lng = z.number().min(-180).max(180);
-const epochMs = z.number().int().min(MIN_MS).max(MAX_MS).meta({ description: 'Epoch milliseconds' });
-const instant = z.union([epochMs, clientInstant.transform((d) => d.getTime())]);
 
-export const trackFix = z.object({ lat, lng, t: epochMs, accuracy: z.number().min(0).max(10_000).optional().meta({ description: 'Metres (the fix\'s horizontal accuracy)' }) });
+// The fixes are checked one by one in the geo worker (finite numbers, ranges, time order, with the
+// fix's index in the error), not here: a per-fix zod pass over 20,000 fixes would cost the request
+// thread as much as the whole analysis. The shapes are documented here.
+const FIX_SHAPE = '{lat (-90..90), lng (-180..180), t (epoch ms), accuracy? (metres)}';
+const fixes = (what: string) => z.array(z.unknown()).min(2).max(MAX_TRACK_POINTS).meta({ description: what });
 
 // GeoJSON: a LineString Feature whose times are in properties.coordTimes (what GPX → GeoJSON
-// converters write), optionally with per-fix accuracies.
+// converters write: ISO instants, or epoch ms here too), optionally with per-fix accuracies.
 export const geoJsonTrack = z.object({
   type: z.literal('Feature'),
-  geometry: z.object({ type: z.literal('LineString'), coordinates: z.array(z.tuple([lng, lat]).rest(z.number())).min(2).max(MAX_TRACK_POINTS) }),
+  geometry: z.object({ type: z.literal('LineString'), coordinates: fixes('[lng, lat] pairs') }),
   properties: z.object({
-    coordTimes: z.array(instant).min(2).max(MAX_TRACK_POINTS),
-    accuracies: z.array(z.number().min(0).max(10_000)).max(MAX_TRACK_POINTS).optional(),
+    coordTimes: fixes('One instant per coordinate: ISO 8601 with an offset, or epoch ms'),
+    accuracies: z.array(z.unknown()).max(MAX_TRACK_POINTS).optional().meta({ description: 'Metres, one per coordinate' }),
   }),
 });
 
 export const walkInput = z
   .object({
     clientWalkId: z.string().trim().min(1).max(64).meta({ description: 'The app\'s own id for the walk: a retry with the same id returns the stored walk' }),
-    points: z.array(trackFix).min(2).max(MAX_TRACK_POINTS).optional().meta({ description: 'The track as fixes in time order (or send `geojson`)' }),
+    points: fixes(`The track as fixes ${FIX_SHAPE} in time order (or send \`geojson\`)`).optional(),
     geojson: geoJsonTrack.optional().meta({ description: 'The track as a GeoJSON LineString Feature with properties.coordTimes (or send `points`)' }),
     petIds: z.array(z.uuid()).max(10).default([]),
   })
@@ -133,47 +132,8 @@ function trustOf(a: TrackAnalysis, limits: WalkLimits): { score: number; reasons
 
 // ---- Geometry ----
 
-const EARTH_RADIUS_M = 6_371_008.8;
-const toRad = (d: number) => (d * Math.PI) / 180;
 export const insideHomeZone = (zones: HomeZone[], lat: number, lng: number) => zones.some((z) => haversineM(z, { lat, lng }) <= z.radiusM);
 
-// Douglas–Peucker on a local flat projection: the stored route keeps the shape within `toleranceM`
-// with a fraction of the fixes (a 2-hour track of 7,200 fixes is usually a few hundred points).
-function simplify(points: TrackPoint[], toleranceM: number): [number, number][] {
-  if (points.length <= 2) return points.map((p) => [p.lng, p.lat]);
-  const lat0 = toRad(points[0].lat);
-  const xy = points.map((p) => [toRad(p.lng) * Math.cos(lat0) * EARTH_RADIUS_M, toRad(p.lat) * EARTH_RADIUS_M]);
-  const keep = new Uint8Array(points.length);
-  keep[0] = keep[points.length - 1] = 1;
-  const stack: [number, number][] = [[0, points.length - 1]];
-  while (stack.length) {
-    const [from, to] = stack.pop()!;
-    const [ax, ay] = xy[from];
-    const [bx, by] = xy[to];
-    const dx = bx - ax;
-    const dy = by - ay;
-    const len2 = dx * dx + dy * dy;
-    let worst = -1;
-    let worstD = toleranceM;
-    for (let i = from + 1; i < to; i++) {
-      const [px, py] = xy[i];
-      const t = len2 === 0 ? 0 : Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / len2));
-      const d = Math.hypot(px - (ax + t * dx), py - (ay + t * dy));
-      if (d > worstD) {
-        worstD = d;
-        worst = i;
-      }
-    }
-    if (worst > 0) {
-      keep[worst] = 1;
-      stack.push([from, worst], [worst, to]);
-    }
-  }
-  const out: [number, number][] = [];
-  for (let i = 0; i < points.length; i++) if (keep[i]) out.push([round6(points[i].lng), round6(points[i].lat)]);
-  return out;
-}
-const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 // Within GPS noise (3–10 m): the stored route drops the jitter, not the streets.
 const ROUTE_TOLERANCE_M = 5;
 
@@ -254,15 +214,20 @@ export function createWalkService(deps: {
     };
   }
 
-  // The fixes of either input form, in the worker's shape; errors name the client's own fields.
-  function fixesOf(input: WalkInput): { points: TrackPoint[]; field: (workerField: string) => string } {
+  // The fixes of either input form, in the worker's shape (unchecked: the worker checks them), and
+  // how to name a fix's field in the client's own form.
+  function fixesOf(input: WalkInput): { points: unknown[]; field: (workerField: string) => string } {
     if (input.points) return { points: input.points, field: (f) => f };
     const g = input.geojson!;
-    const points = g.geometry.coordinates.map(([x, y], i) => ({ lng: x, lat: y, t: g.properties.coordTimes[i] as number, accuracy: g.properties.accuracies?.[i] }));
+    const time = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? Date.parse(v) : Number.NaN);
+    const points = g.geometry.coordinates.map((c, i) => (Array.isArray(c)
+      ? { lng: c[0], lat: c[1], t: time(g.properties.coordTimes[i]), ...(g.properties.accuracies ? { accuracy: g.properties.accuracies[i] } : {}) }
+      : null));
     return {
       points,
       field: (f) => f.replace(/^points\[(\d+)\]\.t$/, 'geojson.properties.coordTimes[$1]').replace(/^points\[(\d+)\]\.(lat|lng)$/, 'geojson.geometry.coordinates[$1]')
-        .replace(/^points\[(\d+)\]\.accuracy$/, 'geojson.properties.accuracies[$1]').replace(/^points$/, 'geojson.geometry.coordinates'),
+        .replace(/^points\[(\d+)\]\.accuracy$/, 'geojson.properties.accuracies[$1]').replace(/^points\[(\d+)\]$/, 'geojson.geometry.coordinates[$1]')
+        .replace(/^points$/, 'geojson.geometry.coordinates'),
     };
   }
 
@@ -276,15 +241,18 @@ export function createWalkService(deps: {
     const db = em.fork();
     const stored = await existing(db, userId, input.clientWalkId);
     if (stored) return { walk: toDto(stored, null), created: false };
-    const { points, field } = fixesOf(input);
-    if (points.length > deps.limits.maxPoints) throw validationError([{ field: field('points'), message: `at most ${deps.limits.maxPoints} fixes`, in: 'body' }]);
+    const track = fixesOf(input);
+    const { field } = track;
+    if (track.points.length > deps.limits.maxPoints) throw validationError([{ field: field('points'), message: `at most ${deps.limits.maxPoints} fixes`, in: 'body' }]);
+    const analysed = await deps.pool.analyseTrack({ points: track.points as TrackPoint[], limits: deps.limits, routeToleranceM: ROUTE_TOLERANCE_M });
+    if (!analysed.ok) throw validationError([{ field: field(analysed.error.field), message: analysed.error.message, in: 'body' }]);
+    // Checked by the worker: every fix has finite coordinates and times in order.
+    const points = track.points as TrackPoint[];
     const first = points[0].t;
     const last = points[points.length - 1].t;
+    if (first < MIN_MS) throw validationError([{ field: field('points[0].t'), message: `is before ${CLIENT_DATE_RANGE.min}`, in: 'body' }]);
     if (last > clock.now().getTime() + FUTURE_SLACK_MS) throw validationError([{ field: field(`points[${points.length - 1}].t`), message: 'is in the future', in: 'body' }]);
     if (last - first > MAX_WALK_HOURS * 3600_000) throw validationError([{ field: field('points'), message: `a walk spans at most ${MAX_WALK_HOURS} hours`, in: 'body' }]);
-
-    const analysed = await deps.pool.analyseTrack({ points, limits: deps.limits });
-    if (!analysed.ok) throw validationError([{ field: field(analysed.error.field), message: analysed.error.message, in: 'body' }]);
     const weights = await deps.pets.ownedWeights(db, userId, input.petIds);
     const unknownPet = input.petIds.findIndex((id) => !weights.has(id));
     if (unknownPet >= 0) throw validationError([{ field: `petIds[${unknownPet}]`, message: 'is not one of your pets', in: 'body' }]);
@@ -295,7 +263,7 @@ export function createWalkService(deps: {
     const endedAt = new Date(last);
     const localDate = calendar.localDate(startedAt);
     const localHour = Math.floor(calendar.minutesOfDay(startedAt) / 60);
-    const route = simplify(points, ROUTE_TOLERANCE_M);
+    const route = analysed.route ?? [];
     const { analysis, reasonsJson } = { analysis: compactAnalysis(analysed), reasonsJson: JSON.stringify(trust.reasons) };
     const id = crypto.randomUUID();
     const uniquePets = [...new Set(input.petIds)];

@@ -151,12 +151,13 @@ describe('walk: walks', function () {
     [swap[5].t, swap[6].t] = [swap[6].t, swap[5].t];
     const cases: [string, unknown, string][] = [
       ['unsorted times', { clientWalkId: 'x1', points: swap }, 'points[6].t'],
-      ['NaN', { clientWalkId: 'x2', points: good.map((p, i) => (i === 3 ? { ...p, lat: 'NaN' } : p)) }, 'points.3.lat'],
-      ['latitude out of range', { clientWalkId: 'x3', points: good.map((p, i) => (i === 4 ? { ...p, lat: 91 } : p)) }, 'points.4.lat'],
-      ['longitude out of range', { clientWalkId: 'x4', points: good.map((p, i) => (i === 2 ? { ...p, lng: -181 } : p)) }, 'points.2.lng'],
+      ['NaN', { clientWalkId: 'x2', points: good.map((p, i) => (i === 3 ? { ...p, lat: 'NaN' } : p)) }, 'points[3].lat'],
+      ['latitude out of range', { clientWalkId: 'x3', points: good.map((p, i) => (i === 4 ? { ...p, lat: 91 } : p)) }, 'points[4].lat'],
+      ['longitude out of range', { clientWalkId: 'x4', points: good.map((p, i) => (i === 2 ? { ...p, lng: -181 } : p)) }, 'points[2].lng'],
       ['one fix', { clientWalkId: 'x5', points: good.slice(0, 1) }, 'points'],
       ['no track', { clientWalkId: 'x6' }, 'points'],
       ['both forms', { clientWalkId: 'x7', points: good, geojson: { type: 'Feature', geometry: { type: 'LineString', coordinates: [[0, 0], [0, 1]] }, properties: { coordTimes: [good[0].t, good[1].t] } } }, 'points'],
+      ['a GeoJSON coordinate that is not a pair of numbers', { clientWalkId: 'x12', geojson: { type: 'Feature', geometry: { type: 'LineString', coordinates: good.map((p, i) => (i === 1 ? ['x', p.lat] : [p.lng, p.lat])) }, properties: { coordTimes: good.map((p) => p.t) } } }, 'geojson.geometry.coordinates[1]'],
       ['times not matching coordinates', { clientWalkId: 'x8', geojson: { type: 'Feature', geometry: { type: 'LineString', coordinates: [[127, 37.5], [127, 37.6], [127, 37.7]] }, properties: { coordTimes: [good[0].t, good[1].t] } } }, 'geojson.properties.coordTimes'],
       ['in the future', { clientWalkId: 'x9', points: walk({ distanceM: 1000, speedKmh: 5, seed: 2, t0: Date.parse('2026-11-28T07:00:00+09:00') }) }, `points[`],
       ['someone else\'s pet', { clientWalkId: 'x10', points: good, petIds: [crypto.randomUUID()] }, 'petIds[0]'],
