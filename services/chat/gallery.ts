@@ -4,9 +4,10 @@
 // the character may see its images.
 import crypto from 'node:crypto';
 import { z } from 'zod';
+import { acceptImage } from '../images.ts';
 import { newObjectKey, type ObjectStorage } from '../../integrations/storage/index.ts';
 import type { WorkerPool } from '../../workers/pool.ts';
-import { AppError, conflict, notFound } from '../errors.ts';
+import { conflict, notFound } from '../errors.ts';
 import type { TimeFormatter } from '../time.ts';
 import { inTransaction, type Em } from '../transaction.ts';
 import type { CharacterService } from './characters.ts';
@@ -48,8 +49,7 @@ export function createGalleryService(deps: { em: Em; time: TimeFormatter; storag
 
   async function upload(userId: string, characterId: string, bytes: Buffer): Promise<GalleryImageDto> {
     await assertOwner(userId, characterId);
-    const processed = await deps.pool.processImage({ bytes, aspect: { w: 3, h: 4 }, format: 'webp', limits: { maxBytes: MAX_IMAGE_BYTES } });
-    if (!processed.ok) throw new AppError(processed.error.code === 'too_large' ? 413 : 400, processed.error.code, processed.error.message, { issues: [{ field: 'file', message: processed.error.message }] });
+    const processed = await acceptImage(deps.pool, { bytes, aspect: { w: 3, h: 4 }, format: 'webp', limits: { maxBytes: MAX_IMAGE_BYTES } });
     const id = crypto.randomUUID();
     const key = newObjectKey(`chat/characters/${characterId}`, 'webp');
     await storage.put(key, processed.image, { contentType: 'image/webp' });

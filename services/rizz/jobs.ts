@@ -10,6 +10,7 @@ import { newObjectKey, ObjectNotFoundError, type ObjectStorage, type PresignedRe
 import type { WorkerPool } from '../../workers/pool.ts';
 import type { PaymentService } from '../billing/payments.ts';
 import { AppError, notFound, unauthorized } from '../errors.ts';
+import { acceptImage } from '../images.ts';
 import type { Clock, TimeFormatter } from '../time.ts';
 import { inTransaction, onCommitted, type Em } from '../transaction.ts';
 
@@ -163,8 +164,7 @@ export function createJobService(deps: {
     const job = await authorized(em.fork(), jobId, token);
     if (job.status !== 'pending_upload') throw new AppError(409, 'invalid_transition', `The job is ${job.status}; it takes a photo only while pending_upload`, { extra: { status: job.status } });
     const original = Buffer.from(bytes);
-    const result = await deps.pool.processImage({ bytes, aspect: { w: 3, h: 4 }, format: 'jpeg', limits: { maxBytes: MAX_UPLOAD_BYTES, minSide: 512 } });
-    if (!result.ok) throw new AppError(result.error.code === 'too_large' ? 413 : 400, result.error.code, result.error.message, { issues: [{ field: 'file', message: result.error.message }] });
+    const result = await acceptImage(deps.pool, { bytes, aspect: { w: 3, h: 4 }, format: 'jpeg', limits: { maxBytes: MAX_UPLOAD_BYTES, minSide: 512 } });
     if (result.sourceFormat !== 'jpeg' && result.sourceFormat !== 'png') {
       throw new AppError(400, 'unsupported_format', 'The photo must be a JPEG or a PNG', { issues: [{ field: 'file', message: 'must be a JPEG or a PNG' }] });
     }
