@@ -9,5 +9,11 @@ export const walkConfigSchema = z.object({
   WALK_MIN_DISTANCE_M: z.coerce.number().int().min(0).max(10_000).default(500),
   // Faster than this on average, or for long stretches, is not walking (seed 003: 15 km/h).
   WALK_MAX_SPEED_KMH: z.coerce.number().min(5).max(40).default(15),
+  // Walking together: a walker with no position for this long is shown as stale to the others.
+  WALK_TOGETHER_STALE_SECONDS: z.coerce.number().min(1).max(600).default(30),
+  // How often each API node looks for stale walkers and abandoned sessions.
+  WALK_TOGETHER_SWEEP_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  // A session whose walkers have all been stale (or never joined) this long closes as abandoned.
+  WALK_TOGETHER_ABANDON_SECONDS: z.coerce.number().int().min(1).max(86_400).default(1800),
 });
 export type WalkConfig = z.output<typeof walkConfigSchema>;

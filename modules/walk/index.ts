@@ -4,26 +4,45 @@
 import { walkMigrations } from '../../entities/migrations/walk/index.ts';
 import { petRoutes, profileRoutes } from '../../routes/walk/profiles.ts';
 import { walkRoutes } from '../../routes/walk/walks.ts';
+import { walkRankingRoutes } from '../../routes/walk/rankings.ts';
+import { walkRankingsRecompute } from '../../cron/walk/rankings.ts';
 import { defineModule, type ModulePlatform } from '../../server/module.ts';
 import { createPetService } from '../../services/walk/pets.ts';
 import { createProfileService } from '../../services/walk/profiles.ts';
+import { createWalkRankingService } from '../../services/walk/rankings.ts';
 import { createWalkService, type WalkCompleteHook } from '../../services/walk/walks.ts';
 import { walkConfigSchema, type WalkConfig } from './config.ts';
-
-const walkServerEvents = {};
+import { walkEvents } from '../../realtime/walk.ts';
+import { walkServerEvents } from '../../services/walk/schemas.ts';
+import { createTogetherService } from '../../services/walk/together.ts';
+import { badgeRoutes } from '../../routes/walk/badges.ts';
+import { walkBadgesReevaluate } from '../../cron/walk/badges.ts';
+import { createBadgeService, seedBadgeDefinitions } from '../../services/walk/badges.ts';
 
 export const walkModule = defineModule({
   name: 'walk',
   summary: 'withbowwow: dog walks checked for cheating, streaks, badges, rankings and walking together',
+  // The seed's token lifetimes for this app (a sign-in with `app: 'walk'`): access 60 min, refresh 7 days.
+  tokenLifetimes: { accessSeconds: 60 * 60, refreshSeconds: 7 * 24 * 60 * 60 },
   config: walkConfigSchema,
   migrations: walkMigrations,
+  // The 47 badge definitions, upserted at every migration (services/walk/badges.ts).
+  seed: seedBadgeDefinitions,
+  notificationTypes: {
+    'walk.badge_earned': { category: 'walk', summary: 'You earned a badge (data: badgeCode, category, name, tier)' },
+  },
   serverEvents: walkServerEvents,
   createServices: (platform, config) => createWalkServices(platform, config),
   routes: (api, walk) => {
     profileRoutes(api, { profiles: walk.profiles });
     petRoutes(api, { pets: walk.pets });
     walkRoutes(api, { walks: walk.walks });
+    walkRankingRoutes(api, { rankings: walk.rankings });
+    badgeRoutes(api, { badges: walk.badges });
   },
+  cron: (walk) => [walkRankingsRecompute(walk.rankings), walkBadgesReevaluate(walk.badges)],
+  clientEvents: (walk) => walkEvents({ services: walk }),
+  onShutdown: async (walk) => walk.together.stop(),
 });
 
 function createWalkServices(platform: ModulePlatform<typeof walkServerEvents>, config: WalkConfig) {
@@ -36,8 +55,24 @@ function createWalkServices(platform: ModulePlatform<typeof walkServerEvents>, c
     em, time, clock, logger, pool: platform.pool, storage: platform.storage, profiles, pets,
     limits: { maxPoints: config.WALK_MAX_TRACK_POINTS, minDistanceM: config.WALK_MIN_DISTANCE_M, maxSpeedKmh: config.WALK_MAX_SPEED_KMH },
     onWalkComplete,
+    // A walk posted is a walk ended: the walker's walk-together sessions close (or they leave them).
+    onCommittedWalk: (walk) => void together.endSessionsOfWalker(walk.userId).catch((err: unknown) => logger.warn({ err }, 'walk-together sessions not ended')),
+    onPhotoAdded: (userId) => void badges.evaluateUser(userId).catch((err: unknown) => logger.warn({ err }, 'photo badges not evaluated')),
   });
-  return { config, profiles, pets, walks, onWalkComplete };
+  // Badges: re-evaluated in the walk's transaction, told after it commits (services/walk/badges.ts).
+  const badges = createBadgeService({ em, clock, time, logger, notify: platform.notify });
+  onWalkComplete.push(badges.onWalkComplete);
+  // Rankings: the hourly recompute is the truth; the platform's boards give each trusted walk's instant feedback (services/walk/rankings.ts).
+  const rankings = createWalkRankingService({
+    em, clock, logger, boards: { distance: platform.rankings.define({ board: 'distance' }), count: platform.rankings.define({ board: 'count' }) },
+  });
+  onWalkComplete.push(rankings.onWalkComplete);
+  // Walking together on /walk (services/walk/together.ts): positions and presence in Redis when configured.
+  const together = createTogetherService({
+    em, clock, time, logger, bus: platform.bus, realtime: platform.realtime, redis: platform.redis?.client, redisKeyPrefix: platform.redisKeyPrefix,
+    limits: { staleMs: config.WALK_TOGETHER_STALE_SECONDS * 1000, sweepMs: config.WALK_TOGETHER_SWEEP_MS, abandonMs: config.WALK_TOGETHER_ABANDON_SECONDS * 1000 },
+  });
+  return { config, profiles, pets, walks, onWalkComplete, rankings, together, badges };
 }
 
 export type WalkServices = ReturnType<typeof createWalkServices>;

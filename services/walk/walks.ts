@@ -186,6 +186,8 @@ export function createWalkService(deps: {
   limits: WalkLimits; onWalkComplete: WalkCompleteHook[];
   // After a new walk committed (walk-together sessions of the walker end, for one).
   onCommittedWalk?: (walk: CompletedWalk) => void;
+  // After a photo of a walk was stored (photo badges).
+  onPhotoAdded?: (userId: string) => void;
 }) {
   const { em, time, clock, storage } = deps;
   const calendar = zoneCalendar(time.zone);
@@ -390,6 +392,7 @@ export function createWalkService(deps: {
           [pid, walkId, key, meta.lat ?? null, meta.lng ?? null, meta.takenAt ?? null, image.width, image.height]);
         return pid;
       });
+      deps.onPhotoAdded?.(userId);
       return (await photosOf(em.fork(), walkId, null)).find((p) => p.id === photoId)!;
     } catch (err) {
       await storage.delete(key).catch(() => undefined);
