@@ -3,7 +3,7 @@
 //   Walk-together relay: bench/walk-together.ts. Ranking recompute for 1M walks: bench/walk-rankings.ts.
 //
 // 1. The geo check: `analyseTrack` on a 7,200-fix track (a 2-hour walk at 1 Hz, with GPS noise), timed
-//    inside the worker thread (what the worker spends) and around `pool.analyseTrack` (what a request
+//    with the simplified route POST /walks stores, inside one thread (what the worker spends) and around `pool.analyseTrack` (what a request
 //    waits for, including the structured clone of 7,200 fixes to the worker and back).
 // 2. POST /walks end to end over HTTP against a real API node (Postgres, the worker pool): walks of
 //    30 minutes to 2 hours (1,800..7,200 fixes), one at a time (latency) and then 8 at once
@@ -44,14 +44,14 @@ while (twoHours.length < 7200) twoHours.push({ ...twoHours[twoHours.length - 1],
   const mainThread: number[] = [];
   for (let i = 0; i < 30; i++) {
     const t = performance.now();
-    analyseTrack({ points: twoHours });
+    analyseTrack({ points: twoHours, routeToleranceM: 5 });
     if (i >= 5) mainThread.push(performance.now() - t);
   }
   const pool = createWorkerPool({ size: 1 });
   const roundTrip: number[] = [];
   for (let i = 0; i < 40; i++) {
     const t = performance.now();
-    const r = await pool.analyseTrack({ points: twoHours });
+    const r = await pool.analyseTrack({ points: twoHours, routeToleranceM: 5 });
     if (!r.ok) throw new Error(JSON.stringify(r.error));
     if (i >= 5) roundTrip.push(performance.now() - t);
   }

@@ -155,12 +155,14 @@ export function simplifyRoute(points: TrackPoint[], toleranceM: number): [number
     const dy = ys[to] - ys[from];
     const len2 = dx * dx + dy * dy;
     let worst = -1;
-    let worstD = toleranceM;
+    let worstD2 = toleranceM * toleranceM; // squared distances: no square root per fix
     for (let i = from + 1; i < to; i++) {
       const t = len2 === 0 ? 0 : Math.max(0, Math.min(1, ((xs[i] - xs[from]) * dx + (ys[i] - ys[from]) * dy) / len2));
-      const d = Math.hypot(xs[i] - (xs[from] + t * dx), ys[i] - (ys[from] + t * dy));
-      if (d > worstD) {
-        worstD = d;
+      const ex = xs[i] - (xs[from] + t * dx);
+      const ey = ys[i] - (ys[from] + t * dy);
+      const d2 = ex * ex + ey * ey;
+      if (d2 > worstD2) {
+        worstD2 = d2;
         worst = i;
       }
     }
