@@ -13,9 +13,33 @@ export const WALK_RANKINGS_LOCK = `select pg_advisory_xact_lock(hashtext('walk-r
 // which the default 4 MB work_mem spills to disk.
 export const WALK_RANKINGS_WORK_MEM = `set local work_mem = '64MB'`;
 
-export const WALK_RANKINGS_CLEAR = `delete from walk_rankings`;
-
-export const WALK_RANKINGS_ANALYZE = `analyze walk_rankings`;
+// The recompute builds the next table beside the live one and swaps it in. Filling an unindexed
+// table and indexing it afterwards is 2.5× faster than inserting 260k rows into an indexed one
+// (1.3 s against 3.2 s here: the random uuids of the primary key make every insert a random btree
+// write), and a fresh table leaves no dead rows behind for the next hour. The indexes are the
+// migration's (Migration20261127000302_walk_rankings), under the names it gave them: a test checks
+// that a recompute leaves the same indexes. Readers wait only for the swap itself (the exclusive
+// lock to the commit: milliseconds).
+export const WALK_RANKINGS_NEXT = [
+  `drop table if exists walk_rankings_next`,
+  `create table walk_rankings_next (like walk_rankings including defaults including constraints)`,
+];
+export const WALK_RANKINGS_NEXT_INDEXES = [
+  `alter table walk_rankings_next add constraint walk_rankings_next_pkey primary key (period_kind, metric, user_id)`,
+  `create index walk_rankings_next_position_index on walk_rankings_next (period_kind, metric, position)`,
+  `create index walk_rankings_next_region_index on walk_rankings_next (period_kind, metric, region, region_position) where region is not null`,
+  // Statistics before the swap: a table without them looks empty to the planner, and the friends
+  // view would scan a whole period instead of its circle.
+  `analyze walk_rankings_next`,
+];
+export const WALK_RANKINGS_SWAP = [
+  `lock table walk_rankings in access exclusive mode`,
+  `drop table walk_rankings`,
+  `alter table walk_rankings_next rename to walk_rankings`,
+  `alter index walk_rankings_next_pkey rename to walk_rankings_pkey`,
+  `alter index walk_rankings_next_position_index rename to walk_rankings_position_index`,
+  `alter index walk_rankings_next_region_index rename to walk_rankings_region_index`,
+];
 
 // One pass over the trusted walks up to today (KST): per walker, the week's, month's and all time's
 // distance and count by filtered aggregates (one scan, not three), unpivoted to one row per period
@@ -57,7 +81,7 @@ export const WALK_RANKINGS_RANKED = `
          local as (partition by period_kind, metric, region)`;
 
 export const WALK_RANKINGS_RECOMPUTE = WALK_RANKINGS_RANKED.replace(/\n  select period_kind, metric, user_id/, `
-  insert into walk_rankings (period_kind, metric, user_id, period_start, region, value, rank, position, region_rank, region_position, computed_at)
+  insert into walk_rankings_next (period_kind, metric, user_id, period_start, region, value, rank, position, region_rank, region_position, computed_at)
   select period_kind, metric, user_id`);
 
 if (WALK_RANKINGS_RECOMPUTE === WALK_RANKINGS_RANKED) throw new Error('WALK_RANKINGS_RECOMPUTE: the insert did not land in the ranking statement');

@@ -29,7 +29,7 @@ import { inTransaction, onCommitted, type Em } from '../transaction.ts';
 import type { WalkCompleteHook } from './walks.ts';
 import {
   WALK_FRIENDS_AROUND, WALK_FRIENDS_TOP, WALK_HALL_OF_FAME_CLOSE, WALK_HALL_OF_FAME_LIST, WALK_MINE_ALL, WALK_MINE_REGION, WALK_NICKNAMES,
-  WALK_PROFILE_REGION, WALK_RANGE_ALL, WALK_RANGE_REGION, WALK_RANKINGS_ANALYZE, WALK_RANKINGS_CLEAR, WALK_RANKINGS_LOCK, WALK_RANKINGS_RECOMPUTE, WALK_RANKINGS_WORK_MEM, WALK_TOP_ALL, WALK_TOP_REGION,
+  WALK_PROFILE_REGION, WALK_RANGE_ALL, WALK_RANGE_REGION, WALK_RANKINGS_LOCK, WALK_RANKINGS_NEXT, WALK_RANKINGS_NEXT_INDEXES, WALK_RANKINGS_RECOMPUTE, WALK_RANKINGS_SWAP, WALK_RANKINGS_WORK_MEM, WALK_TOP_ALL, WALK_TOP_REGION,
 } from './rankings.sql.ts';
 
 export const walkRankingPeriod = z.enum(['week', 'month', 'all']).meta({ description: 'The current KST week (from Monday), month, or all time' });
@@ -131,7 +131,7 @@ export function createWalkRankingService(deps: { em: Em; clock: Clock; logger: L
   }
 
   // The hourly truth. Runs under a transaction-scoped advisory lock, so concurrent runs queue and
-  // each replaces the table whole; then closes the previous week and month once CLOSE_GRACE_MS has
+  // each replaces the table whole (built beside it, indexed, analysed, swapped in: rankings.sql.ts); then closes the previous week and month once CLOSE_GRACE_MS has
   // passed since they ended (a claim row makes that once, whichever run gets there first).
   async function recompute(opts: { signal?: AbortSignal } = {}): Promise<RecomputeResult> {
     const started = performance.now();
@@ -140,16 +140,13 @@ export function createWalkRankingService(deps: { em: Em; clock: Clock; logger: L
     const rows = await inTransaction(em.fork(), async (tx) => {
       await tx.execute(WALK_RANKINGS_LOCK);
       await tx.execute(WALK_RANKINGS_WORK_MEM);
-      await tx.execute(WALK_RANKINGS_CLEAR);
+      for (const statement of WALK_RANKINGS_NEXT) await tx.execute(statement);
       const res = await tx.execute(WALK_RANKINGS_RECOMPUTE, [
         w.week.start, w.week.start, w.month.start, w.month.start, w.today, w.week.start, w.week.start, w.month.start, w.month.start, now,
       ], 'run');
+      for (const statement of [...WALK_RANKINGS_NEXT_INDEXES, ...WALK_RANKINGS_SWAP]) await tx.execute(statement);
       return Number((res as { affectedRows?: number }).affectedRows ?? 0);
     });
-    // Fresh statistics for the reads' plans (a table rewritten whole looks empty to the planner until
-    // autovacuum gets to it, and the friends view then scans a whole period instead of its circle).
-    // After the commit: ANALYZE blocks no reader, and the table is already swapped.
-    await em.fork().execute(WALK_RANKINGS_ANALYZE);
     const closed: RecomputeResult['closed'] = [];
     for (const [period, p] of [['week', w.previousWeek], ['month', w.previousMonth]] as const) {
       if (opts.signal?.aborted) break;

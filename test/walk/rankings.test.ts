@@ -92,6 +92,17 @@ describe('walk rankings', function () {
     expect(all.period).to.deep.equal({ kind: 'all', start: '1970-01-01' });
   });
 
+  it('swaps in a table with the migration\'s own indexes, so reads keep their plans and names', async () => {
+    const indexes = async () => (await db().execute<{ indexname: string; indexdef: string }[]>(
+      `select indexname, indexdef from pg_indexes where tablename = 'walk_rankings' order by indexname`)).map((r) => `${r.indexname}: ${r.indexdef}`);
+    const before = await indexes();
+    expect(before).to.have.length(3);
+    await walk().rankings.recompute();
+    await walk().rankings.recompute();
+    expect(await indexes()).to.deep.equal(before);
+    expect(await db().execute(`select 1 from pg_class where relname = 'walk_rankings_next'`)).to.have.length(0);
+  });
+
   it('ranks a region within itself and friends among themselves', async () => {
     clock.set(kst('2030-04-10T12:00:00'));
     const [here, there] = [region(), region()];
