@@ -16,6 +16,7 @@
 // after. A first position on a node, or a walker seen sending through two nodes, waits for the shared
 // limit instead (bench/walk-together.ts measured the round trip in the path as the difference between
 // meeting and missing p99 < 50 ms on a busy 2-core machine).
+import { haversineM } from '../../workers/geo.ts';
 import crypto from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -207,7 +208,7 @@ export function createTogetherService(deps: TogetherDeps) {
   }
 
   function blur(zones: HomeZone[] | undefined, p: PositionInput): Pick<RelayedPosition, 'lat' | 'lng' | 'accuracy' | 'blurred'> {
-    const zone = zones?.find((z) => distanceM(z, p) <= z.radiusM);
+    const zone = zones?.find((z) => haversineM(z, p) <= z.radiusM);
     if (!zone) return { lat: p.lat, lng: p.lng, accuracy: p.accuracy, blurred: false };
     return { ...snapToGrid(zone, BLUR_GRID_M), accuracy: Math.ceil(zone.radiusM + BLUR_GRID_M * Math.SQRT1_2), blurred: true };
   }
@@ -435,15 +436,6 @@ export type TogetherService = ReturnType<typeof createTogetherService>;
 function rateLimited(waitMs: number): AppError {
   const retryAfterMs = Math.max(1, Math.ceil(waitMs));
   return new AppError(429, 'rate_limited', 'At most one position a second', { extra: { retryAfter: Math.ceil(retryAfterMs / 1000), retryAfterMs } });
-}
-
-// Great-circle distance (haversine), metres.
-export function distanceM(a: { lat: number; lng: number }, b: { lat: number; lng: number }): number {
-  const rad = Math.PI / 180;
-  const dLat = (b.lat - a.lat) * rad;
-  const dLng = (b.lng - a.lng) * rad;
-  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLng / 2) ** 2;
-  return 2 * 6_371_008.8 * Math.asin(Math.min(1, Math.sqrt(h)));
 }
 
 // The centre of the grid cell (about `cellM` on a side) that holds the point.

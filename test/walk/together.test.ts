@@ -7,7 +7,7 @@ import type { Socket } from 'socket.io-client';
 import { moduleServices } from '../../server/context.ts';
 import type { ApiNode } from '../../server/node.ts';
 import { walkModule } from '../../modules/walk/index.ts';
-import { distanceM } from '../../services/walk/together.ts';
+import { haversineM as distanceM } from '../../workers/geo.ts';
 import { closeAllSockets, connectSocket, connected, newUser, redisUrl, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
 
 type Zone = { lat: number; lng: number; radiusM: number };
