@@ -8,7 +8,7 @@ import { cardRoutes, characterRoutes, galleryRoutes } from '../../routes/chat/ch
 import { mediaRoutes } from '../../routes/chat/media.ts';
 import { pointPackRoutes } from '../../routes/chat/payments.ts';
 import { chatRoutes } from '../../routes/chat/rooms.ts';
-import { socialRoutes } from '../../routes/chat/social.ts';
+import { socialRoutes } from '../../routes/social.ts';
 import { storyRoutes } from '../../routes/chat/stories.ts';
 import { createStoryService } from '../../services/chat/stories.ts';
 import { discoveryRoutes } from '../../routes/chat/discovery.ts';
@@ -48,9 +48,9 @@ export const chatModule = defineModule({
     characterRoutes(api, { characters: chat.characters });
     galleryRoutes(api, { gallery: chat.gallery });
     worldSettingRoutes(api, { worlds: chat.worlds });
-    socialRoutes(api, { target: chat.characterSocial, path: '/characters', comments: '/comments', noun: 'character' });
+    socialRoutes(api, { target: chat.characterSocial, path: '/characters', comments: '/comments', noun: 'character', tag: 'chat' });
     storyRoutes(api, { stories: chat.stories });
-    socialRoutes(api, { target: chat.storySocial, path: '/stories', comments: '/story-comments', noun: 'story' });
+    socialRoutes(api, { target: chat.storySocial, path: '/stories', comments: '/story-comments', noun: 'story', tag: 'chat' });
     chatRoutes(api, { rooms: chat.rooms, replies: chat.replies });
     pointPackRoutes(api, { pointPacks: chat.pointPacks });
     mediaRoutes(api, { media: chat.media });

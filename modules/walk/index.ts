@@ -4,6 +4,8 @@
 import { walkMigrations } from '../../entities/migrations/walk/index.ts';
 import { petRoutes, profileRoutes } from '../../routes/walk/profiles.ts';
 import { walkRoutes } from '../../routes/walk/walks.ts';
+import { meetupRoutes } from '../../routes/walk/meetups.ts';
+import { createMeetupService } from '../../services/walk/meetups.ts';
 import { walkRankingRoutes } from '../../routes/walk/rankings.ts';
 import { walkRankingsRecompute } from '../../cron/walk/rankings.ts';
 import { defineModule, type ModulePlatform } from '../../server/module.ts';
@@ -12,6 +14,10 @@ import { createProfileService } from '../../services/walk/profiles.ts';
 import { createWalkRankingService } from '../../services/walk/rankings.ts';
 import { createWalkService, type WalkCompleteHook } from '../../services/walk/walks.ts';
 import { walkConfigSchema, type WalkConfig } from './config.ts';
+import { socialRoutes } from '../../routes/social.ts';
+import { walkSocialRoutes } from '../../routes/walk/social.ts';
+import { walkFriendRecommendations } from '../../cron/walk/social.ts';
+import { blockedEitherWay, createWalkSocialService } from '../../services/walk/social.ts';
 import { walkEvents } from '../../realtime/walk.ts';
 import { walkServerEvents } from '../../services/walk/schemas.ts';
 import { createTogetherService } from '../../services/walk/together.ts';
@@ -30,17 +36,25 @@ export const walkModule = defineModule({
   seed: seedBadgeDefinitions,
   notificationTypes: {
     'walk.badge_earned': { category: 'walk', summary: 'You earned a badge (data: badgeCode, category, name, tier)' },
+    'walk.meetup_changed': { category: 'walk', summary: 'A meetup you joined has a new time or place (data: meetupId, changes, placeName, lat, lng, startsAt, endsAt)' },
+    'walk.meetup_cancelled': { category: 'walk', summary: 'A meetup you joined was cancelled by its host (data: meetupId, title, startsAt)' },
+    'walk.new_follower': { category: 'social', summary: 'Someone followed you (data: userId)' },
+    'walk.liked': { category: 'social', summary: 'Someone liked your walk (data: walkId, likeCount)' },
+    'walk.commented': { category: 'social', summary: 'Someone commented on your walk (data: walkId, commentId)' },
   },
   serverEvents: walkServerEvents,
   createServices: (platform, config) => createWalkServices(platform, config),
   routes: (api, walk) => {
+    walkSocialRoutes(api, { social: walk.social });
+    socialRoutes(api, { target: walk.social.walkTarget, path: '/walks', comments: '/walk-comments', noun: 'walk', tag: 'walk' });
     profileRoutes(api, { profiles: walk.profiles });
     petRoutes(api, { pets: walk.pets });
     walkRoutes(api, { walks: walk.walks });
     walkRankingRoutes(api, { rankings: walk.rankings });
     badgeRoutes(api, { badges: walk.badges });
+    meetupRoutes(api, { meetups: walk.meetups });
   },
-  cron: (walk) => [walkRankingsRecompute(walk.rankings), walkBadgesReevaluate(walk.badges)],
+  cron: (walk) => [walkRankingsRecompute(walk.rankings), walkBadgesReevaluate(walk.badges), walkFriendRecommendations(walk.social)],
   clientEvents: (walk) => walkEvents({ services: walk }),
   onShutdown: async (walk) => walk.together.stop(),
 });
@@ -72,7 +86,15 @@ function createWalkServices(platform: ModulePlatform<typeof walkServerEvents>, c
     em, clock, time, logger, bus: platform.bus, realtime: platform.realtime, redis: platform.redis?.client, redisKeyPrefix: platform.redisKeyPrefix,
     limits: { staleMs: config.WALK_TOGETHER_STALE_SECONDS * 1000, sweepMs: config.WALK_TOGETHER_SWEEP_MS, abandonMs: config.WALK_TOGETHER_ABANDON_SECONDS * 1000 },
   });
-  return { config, profiles, pets, walks, onWalkComplete, rankings, together, badges };
+  // Follows, blocks, likes and comments on walks, the feed and friend recommendations (services/walk/social.ts).
+  const social = createWalkSocialService({ em, time, logger, social: platform.social, notify: platform.notify });
+  // The meetups board (services/walk/meetups.ts): a host who blocked the viewer, or whom the viewer
+  // blocked, has no meetups for them (404, left out of nearby).
+  const meetups = createMeetupService({
+    em, clock, time, logger, notify: platform.notify, together,
+    canSee: async (db, viewerId, hostId) => !(await blockedEitherWay(db, viewerId, hostId)),
+  });
+  return { config, profiles, pets, walks, onWalkComplete, rankings, together, badges, social, meetups };
 }
 
 export type WalkServices = ReturnType<typeof createWalkServices>;

@@ -24,7 +24,7 @@ export function profileRoutes(api: Api, deps: { profiles: ProfileService }): voi
   api.route({
     method: 'get', path: '/walk/users/:id', summary: "Someone's walk profile as others see it (no home zones)", tags: ['walk'], auth: 'user', params: idParams,
     responses: { 200: { description: 'The profile', schema: publicProfileDto }, 404: { description: 'No walker with that id' } },
-    handler: async ({ params }) => ({ body: await deps.profiles.publicProfile(params.id) }),
+    handler: async ({ auth, params }) => ({ body: await deps.profiles.publicProfile(auth.userId, params.id) }),
   });
 }
 

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { notFound } from '../errors.ts';
 import { zoneCalendar, type Clock, type TimeFormatter } from '../time.ts';
 import type { Em } from '../transaction.ts';
+import { blockedEitherWay } from './social.ts';
 
 export const MAX_HOME_ZONES = 3;
 
@@ -94,9 +95,10 @@ export function createProfileService(deps: { em: Em; time: TimeFormatter; clock:
   }
 
   // Someone's profile as others see it (no home zones, no premium date).
-  async function publicProfile(userId: string): Promise<z.infer<typeof publicProfileDto>> {
-    const [r] = await em.fork().execute<Row[]>(`${SELECT} where user_id = ?`, [userId]);
-    if (!r) throw notFound('Walker');
+  async function publicProfile(viewerId: string, userId: string): Promise<z.infer<typeof publicProfileDto>> {
+    const db = em.fork();
+    const [r] = await db.execute<Row[]>(`${SELECT} where user_id = ?`, [userId]);
+    if (!r || (await blockedEitherWay(db, viewerId, userId))) throw notFound('Walker');
     const { homeZones: _zones, premiumUntil: _until, ...dto } = toDto(r);
     return dto;
   }

@@ -274,7 +274,12 @@ export function createTogetherService(deps: TogetherDeps) {
       const now = clock.now();
       const id = crypto.randomUUID();
       const state = await inTransaction(em.fork(), async (tx) => {
-        const found = await tx.execute<{ id: string }[]>(`select id from users where id = any(?::uuid[])`, [uuidArray(invitees)]);
+        // Someone who blocked the creator, or whom the creator blocked, cannot be invited: they look
+        // like no one (a block is not announced).
+        const found = await tx.execute<{ id: string }[]>(
+          `select id from users u where id = any(?::uuid[])
+             and not exists (select 1 from walk_blocks b where (b.blocker_id = u.id and b.blocked_id = ?) or (b.blocker_id = ? and b.blocked_id = u.id))`,
+          [uuidArray(invitees), userId, userId]);
         const missing = invitees.filter((i) => !found.some((f) => f.id === i));
         if (missing.length) throw validationError([{ field: 'invitees', in: 'payload', message: `No such user: ${missing.join(', ')}` }]);
         await tx.execute(`insert into walk_sessions (id, created_by, source, status, created_at) values (?, ?, ?, 'open', ?)`, [id, userId, source, now]);
