@@ -24,6 +24,9 @@ import { createTogetherService } from '../../services/walk/together.ts';
 import { badgeRoutes } from '../../routes/walk/badges.ts';
 import { walkBadgesReevaluate } from '../../cron/walk/badges.ts';
 import { createBadgeService, seedBadgeDefinitions } from '../../services/walk/badges.ts';
+import { outsideRoutes } from '../../routes/walk/outside.ts';
+import { walkOutsideRefresh } from '../../cron/walk/outside.ts';
+import { createOutsideService, outsideProviders } from '../../services/walk/outside.ts';
 
 export const walkModule = defineModule({
   name: 'walk',
@@ -52,9 +55,10 @@ export const walkModule = defineModule({
     walkRoutes(api, { walks: walk.walks });
     walkRankingRoutes(api, { rankings: walk.rankings });
     badgeRoutes(api, { badges: walk.badges });
+    outsideRoutes(api, { outside: walk.outside });
     meetupRoutes(api, { meetups: walk.meetups });
   },
-  cron: (walk) => [walkRankingsRecompute(walk.rankings), walkBadgesReevaluate(walk.badges), walkFriendRecommendations(walk.social)],
+  cron: (walk) => [walkRankingsRecompute(walk.rankings), walkBadgesReevaluate(walk.badges), walkFriendRecommendations(walk.social), walkOutsideRefresh(walk.outside)],
   clientEvents: (walk) => walkEvents({ services: walk }),
   onShutdown: async (walk) => walk.together.stop(),
 });
@@ -94,7 +98,9 @@ function createWalkServices(platform: ModulePlatform<typeof walkServerEvents>, c
     em, clock, time, logger, notify: platform.notify, together,
     canSee: async (db, viewerId, hostId) => !(await blockedEitherWay(db, viewerId, hostId)),
   });
-  return { config, profiles, pets, walks, onWalkComplete, rankings, together, badges, social, meetups };
+  // Weather, air and nearby animal hospitals (services/walk/outside.ts): real clients where keys are set.
+  const outside = createOutsideService({ em, clock, time, logger, providers: outsideProviders(config) });
+  return { config, profiles, pets, walks, onWalkComplete, rankings, together, badges, social, meetups, outside };
 }
 
 export type WalkServices = ReturnType<typeof createWalkServices>;

@@ -3,7 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export type FakeRequest = { method: string; path: string; query: URLSearchParams; headers: http.IncomingHttpHeaders; body: string; json: any };
-export type FakeReply = { status: number; body?: unknown; headers?: Record<string, string> };
+// `raw`: the exact text to send instead of JSON (a provider's XML or HTML error page), with its content-type in headers.
+export type FakeReply = { status: number; body?: unknown; raw?: string; headers?: Record<string, string> };
 export type FakeHandler = (req: FakeRequest) => FakeReply | Promise<FakeReply>;
 
 export type FakeServer = { url: string; requests: FakeRequest[]; close: () => Promise<void> };
@@ -25,7 +26,7 @@ export async function startFakeServer(handle: FakeHandler): Promise<FakeServer> 
     requests.push(fr);
     const reply = await handle(fr);
     res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
-    res.end(reply.body === undefined ? '' : JSON.stringify(reply.body));
+    res.end(reply.raw !== undefined ? reply.raw : reply.body === undefined ? '' : JSON.stringify(reply.body));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
