@@ -18,7 +18,6 @@ import { startApiNode } from '../server/node.ts';
 import { moduleServices } from '../server/context.ts';
 import { modules } from '../modules/index.ts';
 import { walkModule } from '../modules/walk/index.ts';
-import { FEED_SCORE_SQL } from '../services/walk/social.ts';
 import { benchApiEnv, percentile, registerBenchUser } from './support.ts';
 
 const { values: args } = parseArgs({
@@ -69,9 +68,9 @@ try {
   await sql(
     `insert into walks (id, user_id, client_walk_id, started_at, ended_at, local_date, local_hour, distance_m, duration_s, moving_time_s, calories,
                         point_count, route, min_lat, max_lat, min_lng, max_lng, start_lat, start_lng, region, trust_score, trusted, analysis,
-                        like_count, comment_count, feed_score)
+                        like_count, comment_count)
      select id, user_id, 'b' || g, s, s + interval '40 minutes', (s at time zone 'Asia/Seoul')::date, 8, d, 2400, 2300, 100, 100, '[]', 37.5, 37.6, 127, 127.1, 37.5, 127,
-            null, 100, g % 20 <> 0, '{}', l, c, ${FEED_SCORE_SQL.replace('started_at', 's').replace('like_count', 'l').replace('comment_count', 'c').replace('distance_m', 'd')}
+            null, 100, g % 20 <> 0, '{}', l, c
        from (select gen_random_uuid() as id, md5(? || (g % ? + 1))::uuid as user_id, g, now() - (random() * interval '90 days') as s,
                     500 + (random() * 6000)::int as d, (random() ^ 4 * 30)::int as l, (random() ^ 6 * 10)::int as c
                from generate_series(1, ?) g) w`,

@@ -12,13 +12,8 @@ import { clientInstant, type TimeFormatter } from '../time.ts';
 import { inTransaction, onCommitted, type Em } from '../transaction.ts';
 
 // ---- The feed's order ----
-// A walk's place in the feed: its start in hours since the epoch, plus 6 hours per e-fold of
-// engagement (likes, comments counting double) and 2 hours per e-fold of distance in km. A walk
-// with 10 likes (ln 11 ≈ 2.4) stands ~14 hours ahead of an unliked one of the same time; a 10 km
-// walk ~4 hours ahead of a 1 km one. It moves only when its likes or comments do.
-export const FEED_SCORE_SQL = `extract(epoch from started_at) / 3600.0 + 6 * ln(1 + like_count + 2 * comment_count) + 2 * ln(1 + distance_m / 1000.0)`;
-// The same for a walk being inserted; parameters: started_at, distance_m.
-export const FEED_SCORE_OF_NEW = `extract(epoch from ?::timestamptz) / 3600.0 + 2 * ln(1 + ?::int / 1000.0)`;
+// walks.feed_score: recency in hours plus engagement and distance on log scales, kept by a trigger
+// (entities/migrations/walk/Migration20261127000306_walk_social.ts says how much each is worth).
 
 // `viewer` and `other`: neither has blocked the other.
 const NOT_BLOCKED = (viewer: string, other: string) =>
@@ -171,8 +166,8 @@ export function createWalkSocialService(deps: {
       return { ownerId: w.user_id };
     },
     onCountsChanged: async (tx, walkId, counts) => {
-      await tx.execute(`update walks set like_count = ?, comment_count = ?, feed_score = ${FEED_SCORE_SQL.replaceAll('like_count', '?::int').replaceAll('comment_count', '?::int')} where id = ?`,
-        [counts.likes, counts.comments, counts.likes, counts.comments, walkId]);
+      // The trigger moves feed_score with the counts.
+      await tx.execute(`update walks set like_count = ?, comment_count = ? where id = ?`, [counts.likes, counts.comments, walkId]);
     },
     onLiked: (e) => {
       if (e.ownerId !== e.userId) tell(e.ownerId, { type: 'walk.liked', title: '산책에 좋아요', body: `좋아요 ${e.counts.likes}개`, data: { walkId: e.targetId, likeCount: e.counts.likes } });

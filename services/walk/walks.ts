@@ -17,7 +17,7 @@ import { acceptImage } from '../images.ts';
 import { CLIENT_DATE_RANGE, clientInstant, zoneCalendar, type Clock, type TimeFormatter } from '../time.ts';
 import { inTransaction, onCommitted, type Em } from '../transaction.ts';
 import type { PetService } from './pets.ts';
-import { blockedEitherWay, FEED_SCORE_OF_NEW } from './social.ts';
+import { blockedEitherWay } from './social.ts';
 import type { HomeZone, ProfileService } from './profiles.ts';
 
 // ---- What other parts of the module see of a new walk ----
@@ -277,13 +277,13 @@ export function createWalkService(deps: {
       await tx.execute(`select 1 from walk_profiles where user_id = ? for update`, [userId]);
       const inserted = await tx.execute<{ id: string }[]>(
         `insert into walks (id, user_id, client_walk_id, started_at, ended_at, local_date, local_hour, distance_m, duration_s, moving_time_s, calories, point_count, route,
-           min_lat, max_lat, min_lng, max_lng, start_lat, start_lng, region, trust_score, trusted, trust_reasons, analysis, feed_score)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ${FEED_SCORE_OF_NEW})
+           min_lat, max_lat, min_lng, max_lng, start_lat, start_lng, region, trust_score, trusted, trust_reasons, analysis)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb)
          on conflict (user_id, client_walk_id) do nothing returning id`,
         [id, userId, input.clientWalkId, startedAt, endedAt, localDate, localHour, Math.round(analysed.distanceM), Math.round(analysed.durationS), Math.round(analysed.movingTimeS),
           caloriesOf(analysed.distanceM, uniquePets.map((p) => weights.get(p) ?? null)), points.length, JSON.stringify({ type: 'LineString', coordinates: route }),
           analysed.bounds.minLat, analysed.bounds.maxLat, analysed.bounds.minLng, analysed.bounds.maxLng, points[0].lat, points[0].lng, profile.region,
-          trust.score, trusted, reasonsJson, JSON.stringify(analysis), startedAt, Math.round(analysed.distanceM)]);
+          trust.score, trusted, reasonsJson, JSON.stringify(analysis)]);
       // A concurrent retry of the same walk got here first: it did the work.
       if (!inserted.length) return null;
       for (const petId of uniquePets) await tx.execute(`insert into walk_walk_pets (walk_id, pet_id) values (?, ?)`, [id, petId]);
