@@ -53,7 +53,7 @@ import type { ObjectStorage } from '../integrations/storage/index.ts';
 import { createLocalStorage, type LocalObjectStorage } from '../integrations/storage/local.ts';
 import { createS3Storage } from '../integrations/storage/s3.ts';
 import { createEmailCipher, sealLegacyEmails, type EmailCipher } from '../services/identity/emails.ts';
-import { checkModules, enabledModules, ModuleError, type AnyModule, type ModulePlatform, type ModuleNotifyInput } from './module.ts';
+import { checkModules, enabledModules, ModuleError, type AnyModule, type ModulePlatform, type ModuleNotifyInput, type NotificationTypeSpec } from './module.ts';
 import { modules as listedModules } from '../modules/index.ts';
 
 export type RedisClients = { client: Redis; pub: Redis; sub: Redis };
@@ -316,6 +316,7 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
   const userCache = createUserCache({ em, bus: ctx.invalidation, ttlMs: 30_000, maxEntries: 50_000 });
   const sessionCache = createSessionCache({ em, bus: ctx.invalidation, ttlMs: 30_000, maxEntries: 100_000 });
   const sms = createSmsService({ em, provider: ctx.sms, cipher: ctx.personalData, logger: ctx.logger });
+  const notificationTypes: Record<string, NotificationTypeSpec> = Object.assign({}, ...ctx.allModules.map((m) => m.notificationTypes ?? {}));
   const notifications = createNotificationService({
     em,
     time: ctx.time,
@@ -325,6 +326,11 @@ export function createServices(ctx: AppContext, realtime: RealtimePort) {
     pushLimiter: createLimiter({
       name: 'notify-push', points: ctx.config.NOTIFY_PUSH_PER_TYPE_PER_HOUR, durationSeconds: 3600, redis: ctx.redis?.client, keyPrefix: ctx.config.REDIS_KEY_PREFIX,
     }),
+    // Every listed module's types, served here or not: settings list them all, and any node may push any.
+    types: notificationTypes,
+    typePushLimiters: new Map(Object.entries(notificationTypes).flatMap(([type, spec]) => spec.pushLimit
+      ? [[type, createLimiter({ name: `notify-push:${type}`, points: spec.pushLimit.max, durationSeconds: spec.pushLimit.windowSeconds, redis: ctx.redis?.client, keyPrefix: ctx.config.REDIS_KEY_PREFIX })] as const]
+      : [])),
     logger: ctx.logger,
     defaultTimeZone: ctx.config.TIME_ZONE,
     clock: ctx.clock,

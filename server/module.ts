@@ -23,7 +23,7 @@ import type { PaymentService } from '../services/billing/payments.ts';
 import type { SubscriptionService, SubscriptionState } from '../services/billing/subscriptions.ts';
 import type { NotifyResult } from '../services/notifications/notify.ts';
 import type { NotificationService } from '../services/notifications/notifications.ts';
-import type { NotifyInput } from '../services/notifications/schemas.ts';
+import type { NotificationTypePolicy, NotifyInput } from '../services/notifications/schemas.ts';
 import type { NotificationCategory } from '../entities/notifications/Notification.ts';
 import type { SmsService } from '../services/sms/sms.ts';
 import type { PersonalDataCipher } from '../services/crypto/personalData.ts';
@@ -44,7 +44,10 @@ import type { TokenLifetimes } from '../services/identity/tokens.ts';
 // environment. Every product needs its module's payments.onPaid.
 export type ProductSeed = { id: string; name: string; amount: number; grants: Record<string, unknown>; sortOrder: number; active?: boolean };
 
-export type NotificationTypeSpec = { category: NotificationCategory; summary: string };
+// A notification type a module sends: its category, what it says (documentation), and optionally its
+// own push limit (pushLimit: at most `max` pushes to one user per `windowSeconds`; otherwise
+// NOTIFY_PUSH_PER_TYPE_PER_HOUR per hour). Each type outside `system` is a switch in the user's settings.
+export type NotificationTypeSpec = NotificationTypePolicy & { category: NotificationCategory; summary: string };
 
 // What a module is given: the platform's shared services, each scoped to the module where that
 // matters (its LLM bulkhead, its namespace, its notification types), and nothing of another module.
@@ -183,8 +186,11 @@ export function checkModules(modules: AnyModule[]): void {
       if (![accessSeconds, refreshSeconds].every((n) => Number.isInteger(n) && n > 0)) problems.push(`module "${m.name}": tokenLifetimes must be positive whole seconds`);
       else if (accessSeconds > refreshSeconds) problems.push(`module "${m.name}": tokenLifetimes.accessSeconds must not exceed refreshSeconds`);
     }
-    for (const type of Object.keys(m.notificationTypes ?? {})) {
+    for (const [type, spec] of Object.entries(m.notificationTypes ?? {})) {
       if (!type.startsWith(`${m.name}.`)) problems.push(`notification type ${type} (module ${m.name}) must start with "${m.name}."`);
+      if (!/^[a-z][a-z0-9_.-]{0,63}$/.test(type)) problems.push(`notification type ${type} (module ${m.name}): the name must be a lower-case identifier of at most 64 characters`);
+      const limit = spec.pushLimit;
+      if (limit && ![limit.max, limit.windowSeconds].every((n) => Number.isInteger(n) && n > 0)) problems.push(`notification type ${type} (module ${m.name}): pushLimit needs a positive whole max and windowSeconds`);
     }
   }
   if (problems.length > 0) throw new ModuleError(`The module list is not valid:\n  ${problems.join('\n  ')}`);

@@ -9,6 +9,7 @@ export const DELIVERY_OUTCOMES = [
   'sent', // push / sms: the provider accepted it
   'skipped_online', // push: the socket already showed it
   'skipped_category_off',
+  'skipped_type_off', // push / sms: the user switched this notification type off
   'skipped_quiet_hours',
   'skipped_rate_limited',
   'skipped_no_token',

@@ -12,6 +12,8 @@ export const NotificationSetting = defineEntity({
     chatEnabled: p.boolean().default(true),
     walkEnabled: p.boolean().default(true),
     marketingEnabled: p.boolean().default(false),
+    // Notification types switched off one by one (a module's declared types; see settings.ts).
+    mutedTypes: p.array<string>().default([]),
     // When marketing was last switched on: proof of consent, which must be re-confirmed periodically.
     marketingConsentedAt: p.datetime().nullable(),
     quietStart: p.time().nullable(),

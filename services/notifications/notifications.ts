@@ -4,7 +4,7 @@ import type { PushProvider } from '../../integrations/push/index.ts';
 import type { Logger } from 'pino';
 import type { Limiter } from '../limiter.ts';
 import { namespacePort, type RealtimePort } from '../realtime.ts';
-import { notificationServerEvents } from './schemas.ts';
+import { notificationServerEvents, type NotificationTypePolicy } from './schemas.ts';
 import type { SmsService } from '../sms/sms.ts';
 import type { Clock, TimeFormatter } from '../time.ts';
 import type { Em } from '../transaction.ts';
@@ -20,6 +20,9 @@ export type NotificationServiceDeps = {
   push: PushProvider;
   sms: SmsService;
   pushLimiter: Limiter;
+  typePushLimiters?: ReadonlyMap<string, Limiter>;
+  // Every declared notification type (all listed modules'): their switches in settings.
+  types?: Readonly<Record<string, NotificationTypePolicy>>;
   logger: Logger;
   defaultTimeZone: string;
   clock: Clock;
@@ -27,7 +30,7 @@ export type NotificationServiceDeps = {
 
 export function createNotificationService(deps: NotificationServiceDeps) {
   const inbox = createNotificationInbox({ em: deps.em, time: deps.time });
-  const settings = createNotificationSettings({ em: deps.em, time: deps.time, clock: deps.clock, defaultTimeZone: deps.defaultTimeZone });
+  const settings = createNotificationSettings({ em: deps.em, time: deps.time, clock: deps.clock, defaultTimeZone: deps.defaultTimeZone, types: deps.types });
   const pushTokens = createPushTokens({ em: deps.em, time: deps.time });
   const sockets = namespacePort(deps.realtime, 'notifications', notificationServerEvents);
   const { notify } = createNotifier({ ...deps, sockets, inbox, settings, pushTokens });
@@ -52,7 +55,7 @@ export function createNotificationService(deps: NotificationServiceDeps) {
     unreadCount: inbox.unreadCount,
     markRead,
     markAllRead,
-    settings: { get: settings.get, update: settings.update },
+    settings: { get: settings.get, update: settings.update, switchedOff: settings.switchedOff },
     pushTokens: { register: pushTokens.register, remove: pushTokens.remove },
   };
 }

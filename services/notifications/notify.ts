@@ -30,6 +30,8 @@ export type NotifierDeps = {
   sms: SmsService;
   // Keyed by user and type; its window is the hour.
   pushLimiter: Limiter;
+  // A declared type's own limit (its pushLimit), in place of pushLimiter; same keys.
+  typePushLimiters?: ReadonlyMap<string, Limiter>;
   logger: Logger;
   // Quiet hours are read on this clock.
   clock: Clock;
@@ -84,13 +86,16 @@ export function createNotifier(deps: NotifierDeps) {
 
   async function pushTo(userId: string, n: Notification, settings: EffectiveSettings): Promise<Delivery[]> {
     const skip = (outcome: DeliveryOutcome, detail?: string): Delivery[] => [{ channel: 'push', outcome, detail }];
-    if (!settings.allows(n.category)) return skip('skipped_category_off', n.category);
+    const blocked = settings.blocks(n.category, n.type);
+    if (blocked === 'category') return skip('skipped_category_off', n.category);
+    if (blocked === 'type') return skip('skipped_type_off', n.type);
     if (zoneCalendar(settings.timeZone).isQuietTime(settings.quietHours, deps.clock.now())) {
       return skip('skipped_quiet_hours', `${settings.quietHours!.start}-${settings.quietHours!.end} ${settings.timeZone}`);
     }
     const tokens = await deps.pushTokens.forUser(userId);
     if (tokens.length === 0) return skip('skipped_no_token');
-    const retryAfter = await deps.pushLimiter.consume(`${userId}:${n.type}`);
+    const limiter = deps.typePushLimiters?.get(n.type) ?? deps.pushLimiter;
+    const retryAfter = await limiter.consume(`${userId}:${n.type}`);
     if (retryAfter !== null) return skip('skipped_rate_limited', `${n.type}: next push allowed in ${retryAfter} s`);
 
     const data = { notificationId: String(n.id), type: n.type, category: n.category, payload: JSON.stringify(n.data ?? {}) };
@@ -112,11 +117,13 @@ export function createNotifier(deps: NotifierDeps) {
     );
   }
 
-  // The caller asked for an SMS (a number the user gave for this purpose): only the category
-  // switch applies, not quiet hours or the push limit, because the text is the product (rizz's
+  // The caller asked for an SMS (a number the user gave for this purpose): only the category and
+  // type switches apply, not quiet hours or the push limit, because the text is the product (rizz's
   // report link), not a nudge.
   async function smsTo(userId: string, n: Notification, settings: EffectiveSettings, sms: { phone: string; text?: string }): Promise<Delivery[]> {
-    if (!settings.allows(n.category)) return [{ channel: 'sms', outcome: 'skipped_category_off', detail: n.category }];
+    const blocked = settings.blocks(n.category, n.type);
+    if (blocked === 'category') return [{ channel: 'sms', outcome: 'skipped_category_off', detail: n.category }];
+    if (blocked === 'type') return [{ channel: 'sms', outcome: 'skipped_type_off', detail: n.type }];
     const text = sms.text ?? (n.body ? `${n.title}\n${n.body}` : n.title);
     try {
       const result = await deps.sms.send({ phone: sms.phone, text, purpose: `notification.${n.type}`.slice(0, 64), userId });

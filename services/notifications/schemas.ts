@@ -8,6 +8,17 @@ import { PUSH_PLATFORMS } from '../../integrations/push/index.ts';
 export const SETTING_CATEGORIES = ['payment', 'social', 'chat', 'walk', 'marketing'] as const;
 export type SettingCategory = (typeof SETTING_CATEGORIES)[number];
 
+// How the platform treats one declared notification type (modules declare theirs: server/module.ts).
+// pushLimit: at most `max` pushes of the type to one user per `windowSeconds` (the rest are skipped;
+// the inbox and sockets still get them); NOTIFY_PUSH_PER_TYPE_PER_HOUR per hour without one.
+// Every type outside `system` has its own switch in the user's settings.
+export type NotificationTypePolicy = {
+  category: (typeof NOTIFICATION_CATEGORIES)[number];
+  pushLimit?: { max: number; windowSeconds: number };
+};
+
+export const notificationTypeName = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'must be a lower-case identifier such as chat.reply');
+
 // Ids are decimal strings of a bigint sequence: JSON numbers lose precision past 2^53.
 // Postgres bigint holds at most 9223372036854775807: a longer or larger id is a 400 here, not a 500 there.
 const MAX_BIGINT = 9223372036854775807n;
@@ -76,6 +87,8 @@ export const settingsDto = z
     categories: z.object(Object.fromEntries(SETTING_CATEGORIES.map((c) => [c, z.boolean()])) as Record<SettingCategory, z.ZodBoolean>),
     // Pushes wait for no one: during quiet hours they are skipped (the inbox and sockets still get them).
     quietHours: z.object({ start: z.string(), end: z.string() }).nullable(),
+    // One switch per declared notification type (outside `system`); a type pushes when both its category and it are on.
+    types: z.record(z.string(), z.boolean()).meta({ example: { 'walk.reminder': true, 'walk.reaction': false } }),
     timeZone: z.string(),
     marketingConsentedAt: z.string().nullable(),
     updatedAt: z.string().nullable(),
@@ -90,6 +103,11 @@ export const updateSettingsBody = z
       .strict()
       .optional(),
     quietHours: quietHours.nullable().optional().meta({ description: 'Local wall-clock times in timeZone; null turns quiet hours off' }),
+    types: z
+      .record(notificationTypeName, z.boolean())
+      .refine((t) => Object.keys(t).length <= 100, 'at most 100 types at once')
+      .optional()
+      .meta({ description: 'Switch declared notification types on or off one by one (the keys GET returns under types)' }),
     timeZone: timeZoneSchema.optional(),
   })
   .strict()
@@ -109,7 +127,7 @@ export type PushTokenDto = z.infer<typeof pushTokenDto>;
 
 // What modules pass to notify(). Validated because a bad call should fail loudly where it is made.
 export const notifyInput = z.object({
-  type: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'must be a lower-case identifier such as chat.reply'),
+  type: notificationTypeName,
   category: z.enum(NOTIFICATION_CATEGORIES),
   title: z.string().trim().min(1).max(200),
   body: z.string().max(2000).default(''),

@@ -57,7 +57,11 @@ export const widgetsModule = defineModule({
     { id: 'widgets.starter', name: '위젯 스타터', amount: 1000, grants: { widgets: 1 }, sortOrder: 2 },
     { id: 'widgets.premium', name: '위젯 프리미엄', amount: 8500, grants: { widgets: 20 }, sortOrder: 3 },
   ],
-  notificationTypes: { 'widgets.ready': { category: 'system', summary: 'Your widget is ready' } },
+  notificationTypes: {
+    'widgets.ready': { category: 'system', summary: 'Your widget is ready' },
+    // A type with its own push limit and a switch of its own (test/notifications/typeSwitches.test.ts).
+    'widgets.restocked': { category: 'chat', pushLimit: { max: 1, windowSeconds: 600 }, summary: 'Widgets are back in stock' },
+  },
   workerTasks: [countLettersTask],
   llmBulkhead: { concurrency: 3, queue: 1 },
   // The walk app's lifetimes (60 min / 7 days), so the tests can tell them from the platform's defaults.

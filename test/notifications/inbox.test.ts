@@ -106,10 +106,14 @@ describe('notifications: REST inbox, settings and push tokens', () => {
       const u = await newUser(node);
       const res = await request(node, 'GET', '/notifications/settings', { token: u.accessToken });
       expect(res.status).to.equal(200);
-      expect(res.body).to.deep.equal({
+      const { types, ...rest } = res.body;
+      expect(rest).to.deep.equal({
         categories: { payment: true, social: true, chat: true, walk: true, marketing: false },
         quietHours: null, timeZone: 'Asia/Seoul', marketingConsentedAt: null, updatedAt: null,
       });
+      // Every declared type outside system has its own switch, on (test/notifications/typeSwitches.test.ts).
+      expect(types).to.include({ 'widgets.restocked': true });
+      expect(Object.values(types).every((on) => on === true)).to.equal(true);
     });
 
     it('changes only the fields given, records marketing consent, and clears quiet hours with null', async () => {
