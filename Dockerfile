@@ -4,6 +4,9 @@ ENV NODE_ENV=production
 # Image work runs 2 at a time in the worker pool; 2 more libuv threads keep fs, DNS, crypto and
 # argon2 from queueing behind it (bench/image-pool.ts).
 ENV UV_THREADPOOL_SIZE=4
+# Walk share cards draw their text with the system's fonts (librsvg through fontconfig): without a
+# font it would not show. DejaVu covers their digits and Latin.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Dev dependencies (mocha, tsc, autocannon, type packages) stay out of the image. The pinned `node`

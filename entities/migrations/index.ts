@@ -14,6 +14,7 @@ import { Migration20261127000042_social } from './Migration20261127000042_social
 import { Migration20261127000043_rankings } from './Migration20261127000043_rankings.ts';
 import { Migration20261128000044_session_app } from './Migration20261128000044_session_app.ts';
 import { Migration20261128000045_notification_type_switches } from './Migration20261128000045_notification_type_switches.ts';
+import { Migration20261128000046_subscription_billing } from './Migration20261128000046_subscription_billing.ts';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261122000001_identity', class: Migration20261122000001_identity },
@@ -28,4 +29,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261127000043_rankings', class: Migration20261127000043_rankings },
   { name: 'Migration20261128000044_session_app', class: Migration20261128000044_session_app },
   { name: 'Migration20261128000045_notification_type_switches', class: Migration20261128000045_notification_type_switches },
+  { name: 'Migration20261128000046_subscription_billing', class: Migration20261128000046_subscription_billing },
 ];

@@ -26,6 +26,20 @@ export type PaymentProvider = {
   cancel: (ref: { paymentKey: string; orderId: string }, input: { reason: string; amount?: number; idempotencyKey: string }) => Promise<ProviderPayment>;
   // What a client needs to open this provider's checkout for an order.
   checkout: (order: { orderId: string; amount: number; orderName: string }) => Record<string, unknown>;
+  // Recurring billing (Toss 자동결제), where the provider offers it: a card registered once in the
+  // provider's window gives a billing key, which the merchant then charges without the customer.
+  billing?: BillingProvider;
+};
+
+export type BillingAuthorization = { billingKey: string; customerKey: string; cardCompany: string | null; cardNumber: string | null };
+
+export type BillingProvider = {
+  // The customer registered a card in the provider's window, which handed the app an authKey.
+  issueBillingKey: (input: { authKey: string; customerKey: string }) => Promise<BillingAuthorization>;
+  // One charge; the provider refuses a second payment under the same orderId, so a retried charge is applied once.
+  chargeBillingKey: (billingKey: string, input: { customerKey: string; amount: number; orderId: string; orderName: string }) => Promise<ProviderPayment>;
+  // What a client needs to open the card registration window for this customer.
+  authCheckout: (input: { customerKey: string }) => Record<string, unknown>;
 };
 
 export class PaymentProviderError extends Error {

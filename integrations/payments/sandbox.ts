@@ -1,7 +1,8 @@
 // OFFLINE DRIVER — development only. A stand-in payment provider: its checkout is our own page
 // (GET /sandbox/checkout/:orderId) whose Approve/Decline buttons record the outcome here and send
 // a Standard Webhooks-signed webhook to POST /webhooks/sandbox, the same path a real provider's
-// webhook takes. Every answer is labelled offline; production refuses to start with it.
+// webhook takes. Recurring billing is offered too: its checkout hands out auth keys whose billing
+// keys approve (or decline) every charge. Every answer is labelled offline; production refuses to start with it.
 import crypto from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { PaymentProviderError, type PaymentProvider, type ProviderPayment } from './index.ts';
@@ -58,8 +59,41 @@ export function createSandboxProvider(opts: { em: () => EntityManager; webhookSe
       return { paymentKey: r.payment_key, webhookStatus: res.status };
     },
     signedWebhook,
+    // 자동결제 offline: the checkout hands out signed auth keys for the customer (one whose card
+    // is approved, one whose card is declined) in place of Toss's card registration window.
+    billing: {
+      issueBillingKey: async ({ authKey, customerKey }) => {
+        const mode = (['approve', 'decline'] as const).find((m) => authKey === sandboxAuthKey(customerKey, m));
+        if (!mode) throw new PaymentProviderError('sandbox', 'INVALID_AUTH_KEY', 'Not an auth key the sandbox issued for this customer', { status: 400 });
+        return { billingKey: `sbx_bill_${mode}_${sign(`billing-key:${customerKey}:${mode}`)}`, customerKey, cardCompany: 'sandbox', cardNumber: mode === 'approve' ? '4330****1234' : '4330****0000' };
+      },
+      chargeBillingKey: async (billingKey, { customerKey, amount, orderId }) => {
+        const mode = (['approve', 'decline'] as const).find((m) => billingKey === `sbx_bill_${m}_${sign(`billing-key:${customerKey}:${m}`)}`);
+        if (!mode) throw new PaymentProviderError('sandbox', 'NOT_FOUND_BILLING_KEY', 'Not a billing key the sandbox issued for this customer', { status: 404 });
+        // One payment per orderId, as Toss keeps it: a repeated charge answers the first outcome.
+        await opts.em().execute(
+          `insert into sandbox_transactions (payment_key, order_id, amount, status) values (?, ?, ?, ?) on conflict (order_id) do nothing`,
+          [`sbx_${crypto.randomUUID()}`, orderId, amount, mode === 'approve' ? 'approved' : 'declined'],
+        );
+        const r = await row(orderId);
+        if (r.status === 'declined') throw new PaymentProviderError('sandbox', 'REJECT_CARD_COMPANY', 'The sandbox card declines every charge', { status: 400 });
+        return toPayment(r);
+      },
+      authCheckout: ({ customerKey }) => ({
+        offline: true,
+        sandbox: { authKey: sandboxAuthKey(customerKey, 'approve'), declineAuthKey: sandboxAuthKey(customerKey, 'decline') },
+      }),
+    },
   };
   return provider;
+
+  function sign(text: string): string {
+    return crypto.createHmac('sha256', opts.webhookSecret).update(`sandbox-billing:${text}`).digest('base64url').slice(0, 32);
+  }
+
+  function sandboxAuthKey(customerKey: string, mode: 'approve' | 'decline'): string {
+    return `sbx_auth_${mode}_${sign(`auth-key:${customerKey}:${mode}`)}`;
+  }
 
   function signedWebhook(event: Record<string, unknown>) {
     const body = JSON.stringify(event);

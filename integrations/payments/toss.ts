@@ -1,6 +1,8 @@
 // Toss Payments REST API (v1): the merchant confirms each payment the widget authorised, and
-// looks up or cancels payments by paymentKey. Auth: HTTP Basic with the secret key and an empty
-// password. POSTs carry an Idempotency-Key so a retried confirm or cancel is applied once.
+// looks up or cancels payments by paymentKey; for 자동결제 it exchanges the card registration's
+// authKey for a billing key and charges that key. Auth: HTTP Basic with the secret key and an empty
+// password. POSTs carry an Idempotency-Key (≤ 300 characters) so a retried confirm, cancel, billing
+// key issue or charge is applied once.
 import { fetchWithRetry } from '../http.ts';
 import { toPaymentProviderError, type PaymentProvider, type ProviderPayment, type ProviderPaymentStatus } from './index.ts';
 
@@ -15,6 +17,9 @@ type TossPayment = {
   currency: string;
 };
 
+// The answer to a billing key issue (Toss's Billing object).
+type TossBillingKey = { billingKey: string; customerKey: string; cardCompany?: string; cardNumber?: string; card?: { number?: string } };
+
 const STATUS: Record<string, ProviderPaymentStatus> = {
   DONE: 'paid',
   CANCELED: 'cancelled',
@@ -28,6 +33,10 @@ export function createTossProvider(opts: TossOptions): PaymentProvider {
   const authorization = `Basic ${Buffer.from(`${opts.secretKey}:`).toString('base64')}`;
 
   async function call(method: 'GET' | 'POST', path: string, body?: unknown, idempotencyKey?: string): Promise<ProviderPayment> {
+    return toProviderPayment(await send<TossPayment>(method, path, body, idempotencyKey));
+  }
+
+  async function send<T>(method: 'GET' | 'POST', path: string, body?: unknown, idempotencyKey?: string): Promise<T> {
     try {
       const res = await fetchWithRetry(baseUrl + path, {
         service: 'toss',
@@ -41,7 +50,7 @@ export function createTossProvider(opts: TossOptions): PaymentProvider {
         },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
-      return toProviderPayment((await res.json()) as TossPayment);
+      return (await res.json()) as T;
     } catch (err) {
       throw toPaymentProviderError('toss', err, 'code');
     }
@@ -58,6 +67,17 @@ export function createTossProvider(opts: TossOptions): PaymentProvider {
     cancel: ({ paymentKey }, { reason, amount, idempotencyKey }) =>
       call('POST', `/v1/payments/${encodeURIComponent(paymentKey)}/cancel`, { cancelReason: reason, ...(amount ? { cancelAmount: amount } : {}) }, idempotencyKey),
     checkout: (order) => ({ clientKey: opts.clientKey, orderId: order.orderId, amount: order.amount, orderName: order.orderName }),
+    // 자동결제 (billing): the app opens Toss's card registration (requestBillingAuth) with the
+    // clientKey and customerKey; its success redirect carries the authKey we exchange here.
+    billing: {
+      issueBillingKey: async ({ authKey, customerKey }) => {
+        const b = await send<TossBillingKey>('POST', '/v1/billing/authorizations/issue', { authKey, customerKey }, `billing-issue-${authKey}`);
+        return { billingKey: b.billingKey, customerKey: b.customerKey, cardCompany: b.cardCompany ?? null, cardNumber: b.cardNumber ?? b.card?.number ?? null };
+      },
+      chargeBillingKey: (billingKey, { customerKey, amount, orderId, orderName }) =>
+        call('POST', `/v1/billing/${encodeURIComponent(billingKey)}`, { customerKey, amount, orderId, orderName }, `billing-${orderId}`),
+      authCheckout: ({ customerKey }) => ({ clientKey: opts.clientKey, customerKey, method: 'CARD' }),
+    },
   };
 }
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Api } from '../../server/http/route.ts';
 import { uploadedFile } from '../../server/http/upload.ts';
 import { clientInstant } from '../../services/time.ts';
-import { calendarDto, statsDto, WALK_BODY_LIMIT_BYTES, walkDto, walkInput, walkSummaryDto, type WalkService } from '../../services/walk/walks.ts';
+import { calendarDto, statsDto, WALK_BODY_LIMIT_BYTES, walkDto, walkInput, walkListDto, type WalkService } from '../../services/walk/walks.ts';
 
 const idParams = z.object({ id: z.uuid() });
 const FORM_OVERHEAD_BYTES = 64 * 1024;
@@ -25,13 +25,13 @@ export function walkRoutes(api: Api, deps: { walks: WalkService }): void {
     },
   });
   api.route({
-    method: 'get', path: '/walks', summary: 'My walks, newest first, by cursor', tags: ['walk'], auth: 'user',
+    method: 'get', path: '/walks', summary: 'My walks, newest first, by cursor (without premium: the last 90 days)', tags: ['walk'], auth: 'user',
     query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20), cursor: z.string().max(200).optional() }),
-    responses: { 200: { description: 'A page', schema: z.object({ items: z.array(walkSummaryDto), nextCursor: z.string().nullable() }) } },
+    responses: { 200: { description: 'A page', schema: walkListDto } },
     handler: async ({ auth, query }) => ({ body: await deps.walks.list(auth.userId, query) }),
   });
   api.route({
-    method: 'get', path: '/walks/calendar', summary: 'My walks of a KST month, day by day', tags: ['walk'], auth: 'user',
+    method: 'get', path: '/walks/calendar', summary: 'My walks of a KST month, day by day (without premium: of the last 90 days)', tags: ['walk'], auth: 'user',
     query: z.object({ month: z.string().regex(/^(20\d\d)-(0[1-9]|1[0-2])$/, 'must be YYYY-MM').meta({ example: '2026-11' }) }),
     responses: { 200: { description: 'The days with walks', schema: calendarDto } },
     handler: async ({ auth, query }) => ({ body: await deps.walks.monthCalendar(auth.userId, query.month) }),

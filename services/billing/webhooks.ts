@@ -54,6 +54,26 @@ const revenuecatEvent = z.object({
   }).passthrough(),
 });
 
+// Records a provider's event and runs `act` in one transaction: the unique (provider, event id)
+// decides which of two concurrent deliveries acts, and an event whose handling failed is not
+// recorded, so the provider's redelivery is handled afresh. Every webhook receiver records this way
+// (the platform's payments here, the walk app's store notifications).
+export async function recordWebhookEvent(
+  em: Em, event: { provider: string; eventId: string; eventType: string; payload: unknown }, act: (tx: Em) => Promise<string>,
+): Promise<WebhookOutcome> {
+  return inTransaction(em, async (tx) => {
+    const inserted = await tx.execute<{ id: string }[]>(
+      `insert into webhook_events (provider, event_id, event_type, payload) values (?, ?, ?, ?)
+       on conflict (provider, event_id) do nothing returning id`,
+      [event.provider, event.eventId, event.eventType, JSON.stringify(event.payload)],
+    );
+    if (inserted.length === 0) return { duplicate: true, outcome: 'duplicate' };
+    const outcome = await act(tx);
+    await tx.execute('update webhook_events set processed_at = now(), outcome = ? where id = ?', [outcome, inserted[0].id]);
+    return { duplicate: false, outcome };
+  });
+}
+
 export function createWebhookService(deps: {
   em: Em;
   payments: PaymentService;
@@ -80,21 +100,8 @@ export function createWebhookService(deps: {
     return rows.length > 0;
   }
 
-  // Records the event and runs `act` in one transaction; the unique (provider, event id) decides
-  // which of two concurrent deliveries acts.
-  async function recordAndAct(provider: string, eventId: string, eventType: string, payload: unknown, act: (tx: Em) => Promise<string>): Promise<WebhookOutcome> {
-    return inTransaction(em, async (tx) => {
-      const inserted = await tx.execute<{ id: string }[]>(
-        `insert into webhook_events (provider, event_id, event_type, payload) values (?, ?, ?, ?)
-         on conflict (provider, event_id) do nothing returning id`,
-        [provider, eventId, eventType, JSON.stringify(payload)],
-      );
-      if (inserted.length === 0) return { duplicate: true, outcome: 'duplicate' };
-      const outcome = await act(tx);
-      await tx.execute('update webhook_events set processed_at = now(), outcome = ? where id = ?', [outcome, inserted[0].id]);
-      return { duplicate: false, outcome };
-    });
-  }
+  const recordAndAct = (provider: string, eventId: string, eventType: string, payload: unknown, act: (tx: Em) => Promise<string>) =>
+    recordWebhookEvent(em, { provider, eventId, eventType, payload }, act);
 
   // The order an event names, if it is one of ours with that provider: an event from one
   // provider naming another's order is not about anything that provider holds.

@@ -17,6 +17,10 @@ import type { Clock, TimeFormatter } from '../time.ts';
 import { inTransaction, onCommitted, type Em } from '../transaction.ts';
 import { BADGE_CATEGORIES, BADGE_DEFINITIONS, badgeRule, type BadgeCategory, type BadgeRule } from './badgeDefinitions.ts';
 import type { CompletedWalk, WalkCompleteHook } from './walks.ts';
+import { premiumFeatures } from './premium.ts';
+
+// How long a node keeps the badge rarity figures (premium's earnedShare).
+const RARITY_TTL_MS = 10 * 60_000;
 
 export const BADGE_STATUSES = ['locked', 'in_progress', 'earned'] as const;
 export type BadgeStatus = (typeof BADGE_STATUSES)[number];
@@ -34,6 +38,7 @@ export const badgeDto = z
     current: z.number().meta({ description: 'Where the walker stands on the rule (metres, walks, days, …), as of their last trusted walk' }),
     target: z.number(),
     earnedAt: z.string().nullable(),
+    earnedShare: z.number().min(0).max(1).nullable().meta({ description: 'Premium: the share of walkers (with a trusted walk) who earned it, 0..1; null without premium' }),
   })
   .meta({ id: 'WalkBadge' });
 export type BadgeDto = z.infer<typeof badgeDto>;
@@ -250,7 +255,20 @@ export function createBadgeService(deps: {
 
   type ProgressRow = DefinitionRow & { status: BadgeStatus | null; current: string | null; earned_at: Date | null };
 
-  function toDto(r: ProgressRow): BadgeDto {
+  // Premium's badge rarity: how many of the walkers with badge progress earned each badge. One scan of
+  // walk_user_badges, kept for RARITY_TTL_MS per node (rarity moves slowly).
+  let rarity: { at: number; shares: Map<string, number> } | undefined;
+  async function raritiesFor(db: Em, userId: string): Promise<Map<string, number> | null> {
+    if (!(await premiumFeatures(db, userId, clock.now())).badgeRarity) return null;
+    if (rarity && Date.now() - rarity.at < RARITY_TTL_MS) return rarity.shares;
+    const rows = await db.execute<{ badge_code: string; share: number | null }[]>(
+      `select badge_code, (count(*) filter (where status = 'earned'))::float8 / nullif((select count(distinct user_id) from walk_user_badges), 0) as share
+         from walk_user_badges group by badge_code`);
+    rarity = { at: Date.now(), shares: new Map(rows.map((r) => [r.badge_code, Math.round(Number(r.share ?? 0) * 1000) / 1000])) };
+    return rarity.shares;
+  }
+
+  function toDto(r: ProgressRow, shares: Map<string, number> | null = null): BadgeDto {
     const rule = badgeRule.parse(r.rule);
     const current = Number(r.current ?? 0);
     // The target is the rule's as it stands; the row's status only ever says earned or not (a
@@ -259,6 +277,7 @@ export function createBadgeService(deps: {
     return {
       code: r.code, category: r.category, name: r.name, description: r.description, tier: r.tier,
       status, current, target: rule.target, earnedAt: status === 'earned' && r.earned_at ? time.format(new Date(r.earned_at)) : null,
+      earnedShare: shares ? (shares.get(r.code) ?? 0) : null,
     };
   }
 
@@ -268,16 +287,19 @@ export function createBadgeService(deps: {
 
   // GET /badges: every active badge with my progress (locked with 0 until my first trusted walk).
   async function list(userId: string, opts: { category?: BadgeCategory } = {}): Promise<BadgeDto[]> {
-    const rows = await em.fork().execute<ProgressRow[]>(
+    const db = em.fork();
+    const rows = await db.execute<ProgressRow[]>(
       `${PROGRESS_SELECT}${opts.category ? ' and d.category = ?' : ''} order by d.sort_order, d.code`,
       opts.category ? [userId, opts.category] : [userId]);
-    return rows.map(toDto);
+    const shares = await raritiesFor(db, userId);
+    return rows.map((r) => toDto(r, shares));
   }
 
   async function get(userId: string, code: string): Promise<BadgeDto> {
-    const [r] = await em.fork().execute<ProgressRow[]>(`${PROGRESS_SELECT} and d.code = ?`, [userId, code]);
+    const db = em.fork();
+    const [r] = await db.execute<ProgressRow[]>(`${PROGRESS_SELECT} and d.code = ?`, [userId, code]);
     if (!r) throw notFound('Badge');
-    return toDto(r);
+    return toDto(r, await raritiesFor(db, userId));
   }
 
   // Someone's earned badges, newest first (what a profile shows; progress stays its owner's). A badge

@@ -116,7 +116,8 @@ export const meetupSessionDto = z.object({
 // the caller's transaction where there is one (a second connection per join would drain the pool).
 export type CanSee = (db: Em, viewerId: string, ownerId: string) => Promise<boolean>;
 
-type MeetupNotice = { type: 'walk.meetup_changed' | 'walk.meetup_cancelled'; title: string; body: string; data: Record<string, unknown>; dedupeKey?: string };
+// A new time or place and a cancellation are one type (data.action says which): one switch in the user's settings.
+type MeetupNotice = { type: 'walk.meetup_changed'; title: string; body: string; data: Record<string, unknown>; dedupeKey?: string };
 type MeetupNotifier = (userId: string, input: MeetupNotice) => Promise<unknown>;
 
 export type MeetupDeps = {
@@ -250,7 +251,7 @@ export function createMeetupService(deps: MeetupDeps) {
           type: 'walk.meetup_changed',
           title: `모임 ${changes.map((c) => (c === 'time' ? '시간' : '장소')).join('·')}이 바뀌었어요: ${after.title}`,
           body: `${after.place_name} · ${time.format(new Date(after.starts_at))}`,
-          data: { meetupId, changes, placeName: after.place_name, lat: after.lat, lng: after.lng, startsAt: time.format(new Date(after.starts_at)), endsAt: time.formatNullable(after.ends_at && new Date(after.ends_at)) },
+          data: { action: 'updated', meetupId, changes, placeName: after.place_name, lat: after.lat, lng: after.lng, startsAt: time.format(new Date(after.starts_at)), endsAt: time.formatNullable(after.ends_at && new Date(after.ends_at)) },
         });
       }
       return toDto(after, hostId);
@@ -268,10 +269,10 @@ export function createMeetupService(deps: MeetupDeps) {
       await tx.execute(`update walk_meetups set status = 'cancelled', updated_at = ? where id = ?`, [now, meetupId]);
       const members = (await membersOf(tx, meetupId)).map((m) => m.user_id).filter((u) => u !== hostId);
       tellMembers(tx, members, {
-        type: 'walk.meetup_cancelled',
+        type: 'walk.meetup_changed',
         title: `모임이 취소되었어요: ${r.title}`,
         body: `${r.place_name} · ${time.format(new Date(r.starts_at))}`,
-        data: { meetupId, title: r.title, startsAt: time.format(new Date(r.starts_at)) },
+        data: { action: 'cancelled', meetupId, title: r.title, startsAt: time.format(new Date(r.starts_at)) },
         // One cancellation, one notice, whatever retries happen.
         dedupeKey: `walk.meetup_cancelled:${meetupId}`,
       });
@@ -375,8 +376,9 @@ export function createMeetupService(deps: MeetupDeps) {
       }
       const invitees = (await membersOf(tx, meetupId)).map((m) => m.user_id).filter((u) => u !== r.host_id);
       if (!invitees.length) throw conflict('no_members', 'Nobody has joined this meetup yet');
-      // The session is written in its own transaction; this one keeps the meetup locked meanwhile.
-      const session = await deps.together.create(r.host_id, { invitees }, 'meetup');
+      // The session is written in this transaction, which holds the meetup's row: one session, and
+      // none if this rolls back.
+      const session = await deps.together.create(r.host_id, { invitees }, 'meetup', { tx });
       await tx.execute(`update walk_meetups set session_id = ?, updated_at = ? where id = ?`, [session.id, now, meetupId]);
       return { sessionId: session.id, created: true };
     });

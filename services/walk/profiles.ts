@@ -7,6 +7,7 @@ import { notFound } from '../errors.ts';
 import { zoneCalendar, type Clock, type TimeFormatter } from '../time.ts';
 import type { Em } from '../transaction.ts';
 import { blockedEitherWay } from './social.ts';
+import { featuresAt } from './premium.ts';
 
 export const MAX_HOME_ZONES = 3;
 
@@ -36,13 +37,14 @@ export const profileDto = z
     region: z.string().nullable(),
     premium: z.boolean(),
     premiumUntil: z.string().nullable(),
+    adFree: z.boolean().meta({ description: 'Premium: the app shows no ads (services/walk/premium.ts)' }),
     homeZones: z.array(homeZone).meta({ description: 'Yours only' }),
     streak: streakDto,
   })
   .meta({ id: 'WalkProfile' });
 export type ProfileDto = z.infer<typeof profileDto>;
 
-export const publicProfileDto = profileDto.omit({ homeZones: true, premiumUntil: true }).meta({ id: 'WalkPublicProfile' });
+export const publicProfileDto = profileDto.omit({ homeZones: true, premiumUntil: true, adFree: true }).meta({ id: 'WalkPublicProfile' });
 
 type Row = {
   user_id: string; nickname: string; region: string | null; premium_until: Date | null; home_zones: HomeZone[];
@@ -64,6 +66,8 @@ export function createProfileService(deps: { em: Em; time: TimeFormatter; clock:
     userId: r.user_id, nickname: r.nickname, region: r.region,
     premium: r.premium_until !== null && new Date(r.premium_until).getTime() > clock.now().getTime(),
     premiumUntil: r.premium_until ? time.format(new Date(r.premium_until)) : null,
+    // premium_until mirrors the premium gate (services/walk/premium.ts syncPremiumUntil), so this is its answer.
+    adFree: featuresAt(r.premium_until ? new Date(r.premium_until) : null, clock.now()).adFree,
     homeZones: r.home_zones,
     streak: { current: currentStreak(r), longest: r.longest_streak, lastWalkDate: r.last_walk_date },
   });
@@ -99,7 +103,7 @@ export function createProfileService(deps: { em: Em; time: TimeFormatter; clock:
     const db = em.fork();
     const [r] = await db.execute<Row[]>(`${SELECT} where user_id = ?`, [userId]);
     if (!r || (await blockedEitherWay(db, viewerId, userId))) throw notFound('Walker');
-    const { homeZones: _zones, premiumUntil: _until, ...dto } = toDto(r);
+    const { homeZones: _zones, premiumUntil: _until, adFree: _adFree, ...dto } = toDto(r);
     return dto;
   }
 

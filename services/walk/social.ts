@@ -170,10 +170,11 @@ export function createWalkSocialService(deps: {
       await tx.execute(`update walks set like_count = ?, comment_count = ? where id = ?`, [counts.likes, counts.comments, walkId]);
     },
     onLiked: (e) => {
-      if (e.ownerId !== e.userId) tell(e.ownerId, { type: 'walk.liked', title: '산책에 좋아요', body: `좋아요 ${e.counts.likes}개`, data: { walkId: e.targetId, likeCount: e.counts.likes } });
+      // Likes and comments are one type (walk.reaction): one switch and one push limit in the user's settings.
+      if (e.ownerId !== e.userId) tell(e.ownerId, { type: 'walk.reaction', title: '산책에 좋아요', body: `좋아요 ${e.counts.likes}개`, data: { action: 'liked', walkId: e.targetId, likeCount: e.counts.likes } });
     },
     onCommented: (e) => {
-      if (e.ownerId !== e.userId) tell(e.ownerId, { type: 'walk.commented', title: '산책에 새 댓글', body: e.comment.body.slice(0, 100), data: { walkId: e.targetId, commentId: e.comment.id } });
+      if (e.ownerId !== e.userId) tell(e.ownerId, { type: 'walk.reaction', title: '산책에 새 댓글', body: e.comment.body.slice(0, 100), data: { action: 'commented', walkId: e.targetId, commentId: e.comment.id } });
     },
   });
 

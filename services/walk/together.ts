@@ -266,14 +266,17 @@ export function createTogetherService(deps: TogetherDeps) {
 
   return {
     // Starts a session with the creator in it (joined) and the invitees invited; each invitee
-    // connected to /walk hears session.invited. `source` is for Walk II's invitations and meetups.
-    create: async (userId: string, input: CreateSessionInput, source: Source = 'direct'): Promise<SessionDto> => {
+    // connected to /walk hears session.invited. `source` is for Walk II's invitations and meetups,
+    // which pass their own transaction (`tx`): the session is written in it — no second connection
+    // while they hold their row, and no session left behind when they roll back — and announced
+    // once it commits.
+    create: async (userId: string, input: CreateSessionInput, source: Source = 'direct', opts: { tx?: Em } = {}): Promise<SessionDto> => {
       ensureSweeping();
       const invitees = input.invitees.map((id) => id.toLowerCase());
       if (invitees.includes(userId)) throw validationError([{ field: 'invitees', in: 'payload', message: 'Invite others, not yourself' }]);
       const now = clock.now();
       const id = crypto.randomUUID();
-      const state = await inTransaction(em.fork(), async (tx) => {
+      const write = async (tx: Em) => {
         // Someone who blocked the creator, or whom the creator blocked, cannot be invited: they look
         // like no one (a block is not announced).
         const found = await tx.execute<{ id: string }[]>(
@@ -288,11 +291,23 @@ export function createTogetherService(deps: TogetherDeps) {
            select ?, u, ?, case when u = ?::uuid then ?::timestamptz end from unnest(?::uuid[]) as u`,
           [id, now, userId, now, uuidArray([userId, ...invitees])]);
         return (await load(tx, id))!;
-      });
-      await store.touch(id, userId, now.getTime());
-      for (const invitee of invitees) {
-        realtime.emitToUser(invitee, 'session.invited', { sessionId: id, createdBy: userId, participants: [userId, ...invitees], createdAt: time.format(now) });
+      };
+      const announce = () => {
+        for (const invitee of invitees) {
+          realtime.emitToUser(invitee, 'session.invited', { sessionId: id, createdBy: userId, participants: [userId, ...invitees], createdAt: time.format(now) });
+        }
+      };
+      if (opts.tx) {
+        const state = await write(opts.tx);
+        onCommitted(opts.tx, () => {
+          void store.touch(id, userId, now.getTime()).catch((err: unknown) => logger.warn({ err, sessionId: id }, 'walk together: creator not marked active'));
+          announce();
+        });
+        return dto(state);
       }
+      const state = await inTransaction(em.fork(), write);
+      await store.touch(id, userId, now.getTime());
+      announce();
       return dto(state);
     },
 

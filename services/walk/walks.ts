@@ -19,6 +19,7 @@ import { inTransaction, onCommitted, type Em } from '../transaction.ts';
 import type { PetService } from './pets.ts';
 import { blockedEitherWay } from './social.ts';
 import type { HomeZone, ProfileService } from './profiles.ts';
+import { premiumFeatures } from './premium.ts';
 
 // ---- What other parts of the module see of a new walk ----
 
@@ -104,7 +105,10 @@ export type WalkDto = z.infer<typeof walkDto>;
 export const walkSummaryDto = walkDto.omit({ route: true, photos: true }).meta({ id: 'WalkSummary' });
 
 const calendarDayDto = z.object({ date: z.string(), walks: z.number().int(), trustedWalks: z.number().int(), distanceM: z.number().int(), durationS: z.number().int() });
-export const calendarDto = z.object({ month: z.string(), days: z.array(calendarDayDto) }).meta({ id: 'WalkCalendar' });
+// historyFrom: free walkers see their walks since this instant only (services/walk/premium.ts); null for premium.
+const historyFrom = z.string().nullable().meta({ description: 'Without premium, walks before this are not shown (the last 90 days); null with premium' });
+export const calendarDto = z.object({ month: z.string(), days: z.array(calendarDayDto), historyFrom }).meta({ id: 'WalkCalendar' });
+export const walkListDto = z.object({ items: z.array(walkSummaryDto), nextCursor: z.string().nullable(), historyFrom });
 export const statsDto = z
   .object({
     period: z.enum(['week', 'month', 'year', 'all']), from: z.string().nullable(), to: z.string().nullable(),
@@ -140,7 +144,7 @@ const ROUTE_TOLERANCE_M = 5;
 
 // The route others see: leading and trailing points inside the owner's home zones are cut, so a
 // walk shown to others never starts or ends at home.
-function trimHomeZones(coordinates: [number, number][], zones: HomeZone[]): { coordinates: [number, number][]; trimmed: boolean } {
+export function trimHomeZones(coordinates: [number, number][], zones: HomeZone[]): { coordinates: [number, number][]; trimmed: boolean } {
   if (!zones.length) return { coordinates, trimmed: false };
   let start = 0;
   let end = coordinates.length;
@@ -326,11 +330,14 @@ export function createWalkService(deps: {
     return toDto(r, zones, await photosOf(db, walkId, zones));
   }
 
-  async function list(userId: string, opts: { limit: number; cursor?: string }): Promise<{ items: z.infer<typeof walkSummaryDto>[]; nextCursor: string | null }> {
+  // Premium gate: a free walker's list and calendar reach back FREE_HISTORY_DAYS only.
+  async function list(userId: string, opts: { limit: number; cursor?: string }): Promise<z.infer<typeof walkListDto>> {
     const after = opts.cursor ? listCursor.decode(opts.cursor) : null;
-    const rows = await em.fork().execute<WalkRow[]>(
-      `${WALK_SELECT} where w.user_id = ?${after ? ' and (w.started_at, w.id) < (?, ?)' : ''} order by w.started_at desc, w.id desc limit ?`,
-      after ? [userId, after.at, after.id, opts.limit + 1] : [userId, opts.limit + 1]);
+    const db = em.fork();
+    const from = (await premiumFeatures(db, userId, clock.now())).historyFrom;
+    const rows = await db.execute<WalkRow[]>(
+      `${WALK_SELECT} where w.user_id = ? and w.started_at >= ?${after ? ' and (w.started_at, w.id) < (?, ?)' : ''} order by w.started_at desc, w.id desc limit ?`,
+      after ? [userId, from ?? new Date(0), after.at, after.id, opts.limit + 1] : [userId, from ?? new Date(0), opts.limit + 1]);
     const page = rows.slice(0, opts.limit);
     const last = page[page.length - 1];
     return {
@@ -339,16 +346,22 @@ export function createWalkService(deps: {
         return summary;
       }),
       nextCursor: rows.length > opts.limit && last ? listCursor.encode({ at: new Date(last.started_at).toISOString(), id: last.id }) : null,
+      historyFrom: from ? time.format(from) : null,
     };
   }
 
   // One KST month of my walks, day by day (days without a walk are left out).
   async function monthCalendar(userId: string, month: string): Promise<z.infer<typeof calendarDto>> {
-    const rows = await em.fork().execute<{ date: string; walks: string; trusted: string; distance: string; duration: string }[]>(
+    const db = em.fork();
+    const from = (await premiumFeatures(db, userId, clock.now())).historyFrom;
+    const rows = await db.execute<{ date: string; walks: string; trusted: string; distance: string; duration: string }[]>(
       `select to_char(local_date, 'YYYY-MM-DD') as date, count(*) as walks, count(*) filter (where trusted) as trusted, coalesce(sum(distance_m), 0) as distance, coalesce(sum(duration_s), 0) as duration
-         from walks where user_id = ? and local_date >= ?::date and local_date < (?::date + interval '1 month') group by local_date order by local_date`,
-      [userId, `${month}-01`, `${month}-01`]);
-    return { month, days: rows.map((r) => ({ date: r.date, walks: Number(r.walks), trustedWalks: Number(r.trusted), distanceM: Number(r.distance), durationS: Number(r.duration) })) };
+         from walks where user_id = ? and local_date >= ?::date and local_date < (?::date + interval '1 month') and started_at >= ? group by local_date order by local_date`,
+      [userId, `${month}-01`, `${month}-01`, from ?? new Date(0)]);
+    return {
+      month, days: rows.map((r) => ({ date: r.date, walks: Number(r.walks), trustedWalks: Number(r.trusted), distanceM: Number(r.distance), durationS: Number(r.duration) })),
+      historyFrom: from ? time.format(from) : null,
+    };
   }
 
   // Totals of my walks in the current KST week (from Monday), month, year, or all time. Distance and

@@ -77,7 +77,7 @@ describe('walk: meetups', function () {
     for (const u of [a, b]) {
       const notes = await noticesOf(u.id, 'walk.meetup_changed', 1);
       expect(notes).to.have.length(1);
-      expect(notes[0].data).to.include({ meetupId: m.id, placeName: '뚝섬 한강공원' });
+      expect(notes[0].data).to.include({ action: 'updated', meetupId: m.id, placeName: '뚝섬 한강공원' });
       expect(notes[0].data.changes).to.deep.equal(['time', 'place']);
     }
     expect(await noticesOf(host.id, 'walk.meetup_changed', 0)).to.have.length(0);
@@ -93,9 +93,9 @@ describe('walk: meetups', function () {
     expect(cancelled.body.status).to.equal('cancelled');
     expect((await act(host, m.id, 'cancel')).body.status).to.equal('cancelled');
     for (const u of [a, b]) {
-      const notes = await noticesOf(u.id, 'walk.meetup_cancelled', 1);
-      expect(notes).to.have.length(1);
-      expect(notes[0].data).to.include({ meetupId: m.id });
+      const notes = await noticesOf(u.id, 'walk.meetup_changed', 2);
+      expect(notes).to.have.length(2);
+      expect(notes[1].data).to.include({ action: 'cancelled', meetupId: m.id });
     }
     // Cancelled: nobody joins it, and the host cannot edit it.
     expect((await act(await newUser(node), m.id, 'join')).body.code).to.equal('meetup_cancelled');
