@@ -101,13 +101,16 @@ describe('coach knowledge: the pgvector VectorIndex against a real pgvector (PGl
   before(async function () {
     this.timeout(60_000);
     try {
-      const [{ PGlite }, { vector }, { PGLiteSocketServer }] = await Promise.all([
+      const [{ PGlite }, { vector }, { PGLiteSocketServer }, { cube }, { earthdistance }] = await Promise.all([
         import('@electric-sql/pglite'),
         // pglite 0.5 ships pgvector as its own package (a peer of pglite-socket), not as pglite/vector.
         import('@electric-sql/pglite-pgvector'),
         import('@electric-sql/pglite-socket'),
+        // Every module's migrations run here, and the walk module's "near me" needs these two contribs.
+        import('@electric-sql/pglite/contrib/cube'),
+        import('@electric-sql/pglite/contrib/earthdistance'),
       ]);
-      db = await PGlite.create({ extensions: { vector } });
+      db = await PGlite.create({ extensions: { vector, cube, earthdistance } });
       // Port 0: the OS picks a free one. Every connection shares PGlite's one backend session;
       // the server keeps a transaction's statements together. The pool, plus migrate()'s lock client.
       server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: POOL_MAX + 2 });
