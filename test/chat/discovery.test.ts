@@ -30,6 +30,15 @@ import { newUser, redisUrl, request, startNode, stopAllNodes, type TestUser } fr
     // Other test files score their own characters on the same boards (the run shares one database):
     // only this file's characters are looked at.
     const names = (items: { id: string; name: string }[]) => items.filter((i) => Object.values(ids).includes(i.id)).map((i) => i.name);
+    // A like's ranking score is added after the like commits, off the request (modules/chat/index.ts):
+    // read a board until it shows what `settled` waits for, or give up after 2 s and let the test say why.
+    async function board(path: string, token: string, settled: (body: any) => boolean) {
+      for (let i = 0; ; i++) {
+        const res = await request(node, 'GET', path, { token });
+        if (res.status !== 200 || settled(res.body) || i >= 100) return res;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
 
     it('ranks by likes (and comments) per period, leaves out what the viewer may not see, and gives my item\'s rank', async () => {
       const fans = await Promise.all([1, 2, 3].map(() => newUser(node)));
@@ -41,7 +50,8 @@ import { newUser, redisUrl, request, startNode, stopAllNodes, type TestUser } fr
       for (let i = 0; i < 5; i++) await like(await newUser(node), '용사').then(() => undefined);
       await like(creator, '비밀');
       const viewer = fans[0];
-      const weekly = await request(node, 'GET', `/rankings/characters?period=weekly&itemId=${ids['마법사']}`, { token: viewer.accessToken });
+      const weekly = await board(`/rankings/characters?period=weekly&itemId=${ids['마법사']}`, viewer.accessToken,
+        (b) => b.items.find((i: { id: string }) => i.id === ids['용사'])?.score === 21 && b.mine?.score === 2);
       expect(weekly.status, JSON.stringify(weekly.body)).to.equal(200);
       expect(names(weekly.body.items)).to.deep.equal(['용사', '탐정', '마법사']);
       const ours = weekly.body.items.filter((i: { id: string }) => Object.values(ids).includes(i.id));
@@ -52,7 +62,7 @@ import { newUser, redisUrl, request, startNode, stopAllNodes, type TestUser } fr
       expect(weekly.body.period).to.deep.equal({ kind: 'weekly', start: '2026-11-23' });
       // An unlike takes its points back.
       await request(node, 'DELETE', `/characters/${ids['탐정']}/like`, { token: fans[0].accessToken });
-      const daily = await request(node, 'GET', '/rankings/characters?period=daily', { token: viewer.accessToken });
+      const daily = await board('/rankings/characters?period=daily', viewer.accessToken, (b) => b.items.find((i: { id: string }) => i.id === ids['탐정'])?.score === 6);
       expect(daily.body.items.find((i: { id: string }) => i.id === ids['탐정']).score).to.equal(6);
     });
 
