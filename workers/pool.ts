@@ -4,6 +4,7 @@
 // separate queue), and every task here carries one.
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import { AppError } from '../services/errors.ts';
 import type { ImageInput, ImageResult } from './image.ts';
 import { packTrack, type TrackInput, type TrackResult } from './geo.ts';
 import type { TopKInput, TopKResult } from './vector.ts';
@@ -58,19 +59,28 @@ export type WorkerPool = {
   close(): Promise<void>;
 };
 
-export class WorkerQueueFullError extends Error {
-  readonly code = 'worker_queue_full';
-  override name = 'WorkerQueueFullError';
+// The pool's refusals are the server being busy, not a bug: a request that meets one is answered
+// 503 with its code and when to try again (problem+json), not 500 internal_error.
+export class WorkerQueueFullError extends AppError {
+  constructor(message: string) {
+    super(503, 'worker_queue_full', message, { extra: { retryAfter: 1 } });
+    this.name = 'WorkerQueueFullError';
+  }
 }
 
-export class WorkerTimeoutError extends Error {
-  readonly code = 'worker_timeout';
-  override name = 'WorkerTimeoutError';
+export class WorkerTimeoutError extends AppError {
+  constructor(message: string, opts: { cause?: unknown } = {}) {
+    super(503, 'worker_timeout', message, { extra: { retryAfter: 5 } });
+    this.name = 'WorkerTimeoutError';
+    if (opts.cause !== undefined) this.cause = opts.cause;
+  }
 }
 
-export class WorkerPoolClosedError extends Error {
-  readonly code = 'worker_pool_closed';
-  override name = 'WorkerPoolClosedError';
+export class WorkerPoolClosedError extends AppError {
+  constructor(message: string) {
+    super(503, 'worker_pool_closed', message, { extra: { retryAfter: 1 } });
+    this.name = 'WorkerPoolClosedError';
+  }
 }
 
 const TASKS = {

@@ -98,7 +98,7 @@ export function problemMiddleware(logger: Logger): Middleware {
       const err = fromHttpError(raw) ?? raw;
       if (!(err instanceof AppError)) logger.error({ err, requestId: ctx.state.requestId }, 'unhandled error');
       const body = toErrorBody(err);
-      if (body.status === 429 && typeof body.retryAfter === 'number') ctx.set('Retry-After', String(body.retryAfter));
+      if ((body.status === 429 || body.status === 503) && typeof body.retryAfter === 'number') ctx.set('Retry-After', String(body.retryAfter));
       if (body.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
       sendProblem(ctx, body);
     }

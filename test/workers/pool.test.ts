@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { availableParallelism } from 'node:os';
 import sharp from 'sharp';
 import { createWorkerPool, WorkerPoolClosedError, WorkerQueueFullError, WorkerTimeoutError } from '../../workers/pool.ts';
+import { toErrorBody } from '../../services/errors.ts';
 import type { WorkerPool } from '../../workers/pool.ts';
 import type { ImageResult } from '../../workers/image.ts';
 import type { TrackPoint } from '../../workers/geo.ts';
@@ -104,7 +105,8 @@ describe('workers/pool', () => {
     const owned = new Uint8Array(small);
     const refused = await rejection(pool.processImage({ bytes: owned }, { transfer: true }));
     expect(refused).to.be.instanceOf(WorkerQueueFullError);
-    expect(refused).to.include({ code: 'worker_queue_full' });
+    expect(refused).to.include({ code: 'worker_queue_full', status: 503 });
+    expect(toErrorBody(refused), 'a request meeting it is answered 503, not 500').to.deep.include({ status: 503, code: 'worker_queue_full', retryAfter: 1 });
     expect(owned.byteLength).to.equal(small.byteLength); // refused before anything was moved
     expect(await rejection(pool.analyseTrack({ points: straightWalk() }))).to.be.instanceOf(WorkerQueueFullError);
     expect(pool.stats()).to.include({ size: 1, running: 1, queueSize: 1 });
@@ -117,7 +119,7 @@ describe('workers/pool', () => {
     const pool = newPool({ size: 1, taskTimeoutMs: 5 });
     const err = await rejection(pool.processImage({ bytes: large }));
     expect(err).to.be.instanceOf(WorkerTimeoutError);
-    expect(err).to.include({ code: 'worker_timeout' });
+    expect(err).to.include({ code: 'worker_timeout', status: 503 });
     expect(err.message).to.contain('5 ms');
     // The stuck thread was terminated; a fresh one takes the next task.
     const track = await pool.analyseTrack({ points: straightWalk() }, { timeoutMs: 10_000 });
