@@ -17,7 +17,7 @@ import { checkWalkConfig, walkConfigSchema, type WalkConfig } from './config.ts'
 import { socialRoutes } from '../../routes/social.ts';
 import { walkSocialRoutes } from '../../routes/walk/social.ts';
 import { walkFriendRecommendations } from '../../cron/walk/social.ts';
-import { blockedEitherWay, createWalkSocialService } from '../../services/walk/social.ts';
+import { createWalkSocialService } from '../../services/walk/social.ts';
 import { walkEvents } from '../../realtime/walk.ts';
 import { walkServerEvents } from '../../services/walk/schemas.ts';
 import { createTogetherService } from '../../services/walk/together.ts';
@@ -122,10 +122,7 @@ function createWalkServices(platform: ModulePlatform<typeof walkServerEvents>, c
   const social = createWalkSocialService({ em, time, logger, social: platform.social, notify: platform.notify });
   // The meetups board (services/walk/meetups.ts): a host who blocked the viewer, or whom the viewer
   // blocked, has no meetups for them (404, left out of nearby).
-  const meetups = createMeetupService({
-    em, clock, time, logger, notify: platform.notify, together,
-    canSee: async (db, viewerId, hostId) => !(await blockedEitherWay(db, viewerId, hostId)),
-  });
+  const meetups = createMeetupService({ em, clock, time, logger, notify: platform.notify, together });
   // Weather, air and nearby animal hospitals (services/walk/outside.ts): real clients where keys are set.
   const outside = createOutsideService({ em, clock, time, logger, providers: outsideProviders(config) });
   // Walk invitations to followers (services/walk/invitations.ts): an accepted one opens a walk-together session at its time.

@@ -25,6 +25,7 @@ import { AppError, conflict, forbidden, notFound, validationError } from '../err
 import { clientInstant, type Clock, type TimeFormatter } from '../time.ts';
 import { inTransaction, onCommitted, type Em } from '../transaction.ts';
 import { MAX_INVITEES } from './schemas.ts';
+import { blockedEitherWay, NOT_BLOCKED } from './social.ts';
 import type { TogetherService } from './together.ts';
 
 // ---- Limits ----
@@ -108,9 +109,6 @@ type InvitationRow = {
 };
 type InviteeRow = { invitation_id: string; user_id: string; nickname: string; answer: Answer; answered_at: Date | null };
 
-// `a` and `b` (SQL expressions, each written twice: a `?` in one takes two parameters): neither has blocked the other.
-const NOT_BLOCKED = (a: string, b: string) =>
-  `not exists (select 1 from walk_blocks b where (b.blocker_id = ${a} and b.blocked_id = ${b}) or (b.blocker_id = ${b} and b.blocked_id = ${a}))`;
 // The viewer is the first parameter.
 const SELECT = `select i.id, i.inviter_id, coalesce(p.nickname, u.username) as inviter_nickname, i.starts_at, i.place_name, i.lat, i.lng, i.message,
     i.status, i.session_id, i.created_at, i.updated_at,
@@ -182,11 +180,9 @@ export function createInvitationService(deps: InvitationDeps) {
   async function visible(db: Em, viewerId: string, invitationId: string, lock: '' | 'share' | 'update' = ''): Promise<InvitationRow> {
     const [r] = await db.execute<InvitationRow[]>(`${SELECT} where i.id = ?${lock ? ` for ${lock} of i skip locked` : ''}`, [viewerId, invitationId]);
     if (!r && lock && (await db.execute(`select 1 from walk_invitations where id = ?`, [invitationId])).length) throw new InvitationBusy();
-    if (!r || (r.inviter_id !== viewerId && (!r.my_answer || (await blocked(db, viewerId, r.inviter_id))))) throw notFound('Invitation');
+    if (!r || (r.inviter_id !== viewerId && (!r.my_answer || (await blockedEitherWay(db, viewerId, r.inviter_id))))) throw notFound('Invitation');
     return r;
   }
-  const blocked = async (db: Em, a: string, b: string) =>
-    (await db.execute(`select 1 from walk_blocks where (blocker_id = ? and blocked_id = ?) or (blocker_id = ? and blocked_id = ?) limit 1`, [a, b, b, a])).length > 0;
 
   async function detail(db: Em, viewerId: string, invitationId: string): Promise<InvitationDto> {
     const r = await visible(db, viewerId, invitationId);

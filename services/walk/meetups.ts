@@ -19,6 +19,7 @@ import { AppError, conflict, forbidden, notFound, validationError, type FieldIss
 import { clientInstant, type Clock, type TimeFormatter } from '../time.ts';
 import { inTransaction, onCommitted, type Em } from '../transaction.ts';
 import type { TogetherService } from './together.ts';
+import { blockedEitherWay, NOT_BLOCKED } from './social.ts';
 
 // ---- Limits ----
 
@@ -111,11 +112,6 @@ export const meetupSessionDto = z.object({
 
 // ---- The service ----
 
-// Who may see whose meetups. Blocking (the social part) plugs in here: a viewer who may not see the
-// host gets a 404 for the meetup and never finds it nearby; the default sees everyone. It asks on `db`,
-// the caller's transaction where there is one (a second connection per join would drain the pool).
-export type CanSee = (db: Em, viewerId: string, ownerId: string) => Promise<boolean>;
-
 // A new time or place and a cancellation are one type (data.action says which): one switch in the user's settings.
 type MeetupNotice = { type: 'walk.meetup_changed'; title: string; body: string; data: Record<string, unknown>; dedupeKey?: string };
 type MeetupNotifier = (userId: string, input: MeetupNotice) => Promise<unknown>;
@@ -124,7 +120,6 @@ export type MeetupDeps = {
   em: Em; clock: Clock; time: TimeFormatter; logger: Logger;
   notify: MeetupNotifier;
   together: Pick<TogetherService, 'create'>;
-  canSee?: CanSee;
 };
 
 type MeetupRow = {
@@ -143,7 +138,6 @@ const endOf = (r: Pick<MeetupRow, 'starts_at' | 'ends_at'>) => new Date(r.ends_a
 
 export function createMeetupService(deps: MeetupDeps) {
   const { em, clock, time, logger } = deps;
-  const canSee: CanSee = deps.canSee ?? (async () => true);
 
   function toDto(r: MeetupRow, viewerId: string): MeetupDto {
     const status = r.status === 'open' && endOf(r) < clock.now() ? 'done' : r.status;
@@ -165,7 +159,7 @@ export function createMeetupService(deps: MeetupDeps) {
   // The meetup as the viewer may know it: a missing one and one whose host they may not see look alike.
   async function visible(db: Em, viewerId: string, meetupId: string, lock = false): Promise<MeetupRow> {
     const r = await row(db, viewerId, meetupId, lock);
-    if (!r || (r.host_id !== viewerId && !(await canSee(db, viewerId, r.host_id)))) throw notFound('Meetup');
+    if (!r || (r.host_id !== viewerId && (await blockedEitherWay(db, viewerId, r.host_id)))) throw notFound('Meetup');
     return r;
   }
 
@@ -319,7 +313,7 @@ export function createMeetupService(deps: MeetupDeps) {
   }
 
   // GET /meetups/nearby: open meetups starting from now (or `from`, if later) within radiusM of the
-  // point, nearest first. Hosts the viewer may not see are left out of the page.
+  // point, nearest first; meetups of hosts either side blocked are not there.
   async function nearby(viewerId: string, q: NearbyQuery): Promise<{ items: MeetupDto[] }> {
     const now = clock.now();
     const from = q.from && q.from > now ? q.from : now;
@@ -330,13 +324,11 @@ export function createMeetupService(deps: MeetupDeps) {
        where m.status = 'open' and m.starts_at >= ?
          and earth_box(ll_to_earth(?, ?), ?) @> ll_to_earth(m.lat, m.lng)
          and earth_distance(ll_to_earth(?, ?), ll_to_earth(m.lat, m.lng)) <= ?
+         and ${NOT_BLOCKED('?::uuid', 'm.host_id')}
        order by distance_m, m.starts_at, m.id
        limit ?`,
-      [viewerId, q.lat, q.lng, from, q.lat, q.lng, q.radiusM, q.lat, q.lng, q.radiusM, q.limit]);
-    const hosts = [...new Set(rows.map((r) => r.host_id).filter((h) => h !== viewerId))];
-    const db = em.fork();
-    const seen = new Map(await Promise.all(hosts.map(async (h) => [h, await canSee(db, viewerId, h)] as const)));
-    return { items: rows.filter((r) => r.host_id === viewerId || seen.get(r.host_id)).map((r) => toDto(r, viewerId)) };
+      [viewerId, q.lat, q.lng, from, q.lat, q.lng, q.radiusM, q.lat, q.lng, q.radiusM, viewerId, viewerId, q.limit]);
+    return { items: rows.map((r) => toDto(r, viewerId)) };
   }
 
   // GET /meetups/mine: the meetups I host and joined, latest start first, by cursor.

@@ -15,8 +15,9 @@ import { inTransaction, onCommitted, type Em } from '../transaction.ts';
 // walks.feed_score: recency in hours plus engagement and distance on log scales, kept by a trigger
 // (entities/migrations/walk/Migration20261127000306_walk_social.ts says how much each is worth).
 
-// `viewer` and `other`: neither has blocked the other.
-const NOT_BLOCKED = (viewer: string, other: string) =>
+// SQL: `viewer` and `other` (SQL expressions, each written twice: a `?` in one takes two
+// parameters) — neither has blocked the other. Every query that shows one walker to another uses it.
+export const NOT_BLOCKED = (viewer: string, other: string) =>
   `not exists (select 1 from walk_blocks b where (b.blocker_id = ${other} and b.blocked_id = ${viewer}) or (b.blocker_id = ${viewer} and b.blocked_id = ${other}))`;
 
 // Either way: one of them blocked the other. Everything that shows one walker to another asks this.

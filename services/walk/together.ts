@@ -26,6 +26,7 @@ import type { NamespacePort } from '../realtime.ts';
 import type { Clock, TimeFormatter } from '../time.ts';
 import { inTransaction, onCommitted, type Em } from '../transaction.ts';
 import { homeZone, type HomeZone } from './profiles.ts';
+import { NOT_BLOCKED } from './social.ts';
 import {
   CLOSE_REASONS, SESSION_SOURCES,
   type CreateSessionInput, type PositionInput, type RelayedPosition, type SessionDto, type walkServerEvents,
@@ -280,8 +281,7 @@ export function createTogetherService(deps: TogetherDeps) {
         // Someone who blocked the creator, or whom the creator blocked, cannot be invited: they look
         // like no one (a block is not announced).
         const found = await tx.execute<{ id: string }[]>(
-          `select id from users u where id = any(?::uuid[])
-             and not exists (select 1 from walk_blocks b where (b.blocker_id = u.id and b.blocked_id = ?) or (b.blocker_id = ? and b.blocked_id = u.id))`,
+          `select id from users u where id = any(?::uuid[]) and ${NOT_BLOCKED('?::uuid', 'u.id')}`,
           [uuidArray(invitees), userId, userId]);
         const missing = invitees.filter((i) => !found.some((f) => f.id === i));
         if (missing.length) throw validationError([{ field: 'invitees', in: 'payload', message: `No such user: ${missing.join(', ')}` }]);
