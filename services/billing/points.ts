@@ -23,6 +23,7 @@ import {
   POINTS_BY_KEY, POINTS_ENSURE_WALLET, POINTS_EXPIRED_RESERVATIONS, POINTS_MOVE, POINTS_PAGE, POINTS_RESERVATION_CLOSE, POINTS_RESERVATION_GET,
   POINTS_RESERVATION_INSERT, POINTS_SET_AND_LOG, POINTS_SUMMARY, POINTS_TOTALS_BY_REFERENCE, POINTS_WALLET, POINTS_WALLET_FOR_UPDATE,
 } from './points.sql.ts';
+import { pgArray } from '../pgArray.ts';
 
 export const POINT_ENTRY_TYPES = ['credit', 'bonus', 'spend', 'reserve', 'release', 'reversal', 'debt_payment', 'adjustment'] as const;
 export type PointEntryType = (typeof POINT_ENTRY_TYPES)[number];
@@ -268,7 +269,7 @@ export function createPointsWallet(deps: { em: Em; time: TimeFormatter; clock: C
   async function totalsByReference(userId: string, referenceType: string, ids: string[], tx?: Em): Promise<Map<string, Partial<Record<PointEntryType, number>>>> {
     const totals = new Map<string, Partial<Record<PointEntryType, number>>>();
     if (ids.length === 0) return totals;
-    const rows = await (tx ?? em.fork()).execute<{ reference_id: string; type: PointEntryType; total: string }[]>(POINTS_TOTALS_BY_REFERENCE, [userId, referenceType, `{${ids.map((i) => `"${i.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`]);
+    const rows = await (tx ?? em.fork()).execute<{ reference_id: string; type: PointEntryType; total: string }[]>(POINTS_TOTALS_BY_REFERENCE, [userId, referenceType, pgArray(ids)]);
     for (const r of rows) totals.set(r.reference_id, { ...totals.get(r.reference_id), [r.type]: Number(r.total) });
     return totals;
   }

@@ -13,6 +13,7 @@ import type { TimeFormatter } from '../time.ts';
 import { inTransaction, type Em } from '../transaction.ts';
 import { clientInstant } from '../time.ts';
 import { characterInput, characterSettings, exampleDialogue, lorebook, type CharacterInput, type CharacterSettings, type Lorebook } from './schemas.ts';
+import { pgArray } from '../pgArray.ts';
 
 export type CharacterRow = {
   id: string; creator_id: string; name: string; description: string | null; personality: string | null; background_story: string | null;
@@ -122,7 +123,7 @@ export function createCharacterService(deps: { em: Em; time: TimeFormatter; bus:
     if (characterIds.length === 0) return new Map<string, { user_message: string; character_response: string }[]>();
     const rows = await db.execute<{ character_id: string; user_message: string; character_response: string }[]>(
       `select character_id, user_message, character_response from chat_example_dialogues where character_id = any(?::uuid[]) order by character_id, order_index`,
-      [`{${characterIds.join(',')}}`],
+      [pgArray(characterIds)],
     );
     const by = new Map<string, { user_message: string; character_response: string }[]>();
     for (const r of rows) by.set(r.character_id, [...(by.get(r.character_id) ?? []), r]);
@@ -164,7 +165,7 @@ export function createCharacterService(deps: { em: Em; time: TimeFormatter; bus:
       introduction_scenes: JSON.stringify(input.introductionScenes), character_type: input.characterType ?? null, base_language: input.baseLanguage,
       image_descriptions: JSON.stringify(input.imageDescriptions), voice_settings: input.voiceSettings ? JSON.stringify(input.voiceSettings) : null,
       has_affinity_system: input.hasAffinitySystem, affinity_rules: JSON.stringify(input.affinityRules), affinity_stages: JSON.stringify(input.affinityStages),
-      use_translation: input.useTranslation, tags: `{${input.tags.map((t) => `"${t.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`,
+      use_translation: input.useTranslation, tags: pgArray(input.tags),
       lorebook: input.lorebook ? JSON.stringify(input.lorebook) : null, settings: JSON.stringify(input.settings), is_public: input.isPublic, is_active: input.isActive,
       ...(extensions ? { card_extensions: JSON.stringify(extensions) } : {}),
     };

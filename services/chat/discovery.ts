@@ -10,6 +10,7 @@ import type { SocialTarget } from '../social/social.ts';
 import type { TimeFormatter } from '../time.ts';
 import type { Em } from '../transaction.ts';
 import type { CharacterService, CharacterDto } from './characters.ts';
+import { pgArray } from '../pgArray.ts';
 
 export const SCORES = { like: 3, comment: 2, reply: 1, view: 1 } as const;
 
@@ -28,7 +29,7 @@ export function createDiscoveryService(deps: {
     if (ids.length === 0) return new Map();
     const rows = await em.fork().execute<Summary[]>(
       `select id, name, creator_id, like_count from chat_characters where id = any(?::uuid[]) and deleted_at is null and ((is_public and is_active) or creator_id = ?)`,
-      [`{${ids.join(',')}}`, viewerId],
+      [pgArray(ids), viewerId],
     );
     return new Map(rows.map((r) => [r.id, r]));
   }
@@ -37,7 +38,7 @@ export function createDiscoveryService(deps: {
     if (ids.length === 0) return new Map();
     const rows = await em.fork().execute<Summary[]>(
       `select id, title as name, creator_id, like_count from chat_stories where id = any(?::uuid[]) and deleted_at is null and status = 'done' and (is_public or creator_id = ?)`,
-      [`{${ids.join(',')}}`, viewerId],
+      [pgArray(ids), viewerId],
     );
     return new Map(rows.map((r) => [r.id, r]));
   }
@@ -87,7 +88,7 @@ export function createDiscoveryService(deps: {
             and (c.tags && (select coalesce(array_agg(tag), '{}') from taste) or c.character_type in (select character_type from types))
           order by (select count(*) from unnest(c.tags) t where t in (select tag from taste)) desc, c.chat_count desc, c.like_count desc, c.id
           limit ?`,
-        [`{${known.join(',')}}`, `{${known.join(',')}}`, userId, `{${known.join(',')}}`, limit],
+        [pgArray(known), pgArray(known), userId, pgArray(known), limit],
       )).map((r) => r.id)
       : [];
     const basedOn = ids.length ? 'history' as const : 'popular' as const;
@@ -99,7 +100,7 @@ export function createDiscoveryService(deps: {
       if (pick.length < limit) {
         const more = await db.execute<{ id: string }[]>(
           `select id from chat_characters where deleted_at is null and is_public and is_active and creator_id <> ? and not (id = any(?::uuid[])) order by chat_count desc, like_count desc, created_at desc limit ?`,
-          [userId, `{${[...pick, ...known].join(',')}}`, limit - pick.length],
+          [userId, pgArray([...pick, ...known]), limit - pick.length],
         );
         pick = [...pick, ...more.map((r) => r.id)];
       }

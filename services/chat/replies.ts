@@ -18,6 +18,7 @@ import type { Character, CharacterService } from './characters.ts';
 import { assemblePrompt, NO_LORE, type MemoryMessage, type PlacedLore } from './prompt.ts';
 import { affinityDelta, affinityStage, MESSAGE_COLUMNS, type MessageRow, type RoomRow, type RoomService } from './rooms.ts';
 import type { ChatMessageDto, chatServerEvents, ReplyDone, ReplyFailure, SendMessageInput } from './schemas.ts';
+import { pgArray } from '../pgArray.ts';
 
 export type ReplyPricing = {
   mode: 'per_reply' | 'per_token';
@@ -119,7 +120,7 @@ export function createReplyService(deps: ReplyDeps) {
          select seq, sender_type, content from chat_messages
           where room_id = ? and superseded_at is null and status = 'done' and content <> '' and id <> all(?::uuid[])
           order by seq desc limit ?) m order by seq`,
-      [room.id, `{${except.join(',')}}`, limit],
+      [room.id, pgArray(except), limit],
     );
     return rows.map((r) => ({ senderType: r.sender_type, content: r.content, seq: Number(r.seq) }));
   }
@@ -195,7 +196,7 @@ export function createReplyService(deps: ReplyDeps) {
       stored = await inTransaction(em.fork(), async (tx) => {
         const [locked] = await tx.execute<{ message_count: number }[]>(`select message_count from chat_rooms where id = ? for update`, [room.id]);
         let seq = locked.message_count;
-        if (turn.supersede?.length) await tx.execute(`update chat_messages set superseded_at = now() where id = any(?::uuid[]) and superseded_at is null`, [`{${turn.supersede.join(',')}}`]);
+        if (turn.supersede?.length) await tx.execute(`update chat_messages set superseded_at = now() where id = any(?::uuid[]) and superseded_at is null`, [pgArray(turn.supersede)]);
         let user: MessageRow;
         if (turn.replyTo) user = turn.replyTo;
         else {

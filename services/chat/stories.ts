@@ -17,6 +17,7 @@ import { clientInstant, zoneCalendar, type Clock, type TimeFormatter } from '../
 import { inTransaction, onCommitted, type Em } from '../transaction.ts';
 import type { Character, CharacterService } from './characters.ts';
 import type { chatServerEvents } from './schemas.ts';
+import { pgArray } from '../pgArray.ts';
 
 const genres = z.array(z.string().trim().min(1).max(30)).max(10).default([]);
 
@@ -84,7 +85,6 @@ type Row = {
 const listCursor = cursorCodec(z.object({ at: clientInstant, id: z.uuid() }));
 const MAX_TOKENS = { short: 600, medium: 1200, long: 2400 } as const;
 const SWEEP_AFTER_SECONDS = 20;
-const pgArray = (values: string[]) => `{${values.map((v) => `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`;
 
 export function createStoryService(deps: {
   em: Em; time: TimeFormatter; clock: Clock; logger: Logger; llm: LlmModule; streams: ModuleStreams; points: PointsWallet;

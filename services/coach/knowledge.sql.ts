@@ -2,7 +2,7 @@
 // the passages behind search hits, and a document's ingest (upsert, chunk replacement, version bump).
 // Tables: kb_documents, kb_chunks and kb_versions (read and written); all three have MikroORM
 // entities (entities/coach/KbDocument.ts, KbChunk.ts, KbVersion.ts) — none here is entity-less.
-// Arrays travel as Postgres array literals (pgArray.ts) and are cast here (`?::text[]`, `?::real[]`).
+// Arrays travel as Postgres array literals (services/pgArray.ts) and are cast here (`?::text[]`, `?::real[]`).
 
 // Every game with knowledge, with its document and chunk counts. No parameters.
 export const KB_GAMES = `

@@ -12,7 +12,7 @@ import {
   KB_BUMP_VERSION, KB_DELETE_DOCUMENT_CHUNKS, KB_DOCUMENT_BY_KEY, KB_DOCUMENT_BY_KEY_FOR_UPDATE, KB_GAMES, KB_INSERT_CHUNK, KB_INSERT_DOCUMENT, KB_PASSAGES,
   KB_UPDATE_DOCUMENT, KB_VERSION,
 } from './knowledge.sql.ts';
-import { pgArray } from './pgArray.ts';
+import { pgArray } from '../pgArray.ts';
 import type { VectorIndex } from './vectorIndex.ts';
 
 const slug = z.string().trim().toLowerCase().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'lowercase letters, digits, "-" or "_" (at most 40)');

@@ -8,7 +8,7 @@
 // Values are `?` placeholders passed separately. Table names and the vector size cannot be
 // parameters (identifiers, a type modifier, SET): they are built from a size the caller has checked
 // is a positive integer, and numbers only are interpolated.
-import { pgArray } from './pgArray.ts';
+import { pgArray } from '../pgArray.ts';
 import type { VectorFilter } from './vectorIndex.ts';
 
 // --- enabling pgvector

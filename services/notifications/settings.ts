@@ -9,6 +9,7 @@ import type { Clock, TimeFormatter } from '../time.ts';
 import { validationError } from '../errors.ts';
 import { inTransaction, type Em } from '../transaction.ts';
 import { SETTING_CATEGORIES, type NotificationTypePolicy, type SettingCategory, type SettingsDto, type UpdateSettingsInput } from './schemas.ts';
+import { pgArray } from '../pgArray.ts';
 
 export type EffectiveSettings = {
   // 'category' when the category is off, 'type' when only the type's own switch is, null when it may push.
@@ -103,7 +104,7 @@ export function createNotificationSettings(deps: {
     if (category === 'system' || userIds.length === 0) return new Set();
     const rows = await deps.em.fork().execute<{ user_id: string; enabled: boolean; muted: boolean }[]>(
       `select user_id, ${COLUMN_SQL[category]} as enabled, ? = any(muted_types) as muted from notification_settings where user_id = any(?::uuid[])`,
-      [type, `{${userIds.join(',')}}`]);
+      [type, pgArray(userIds)]);
     const off = new Set(rows.filter((r) => !r.enabled || r.muted).map((r) => r.user_id));
     // Without a row a user has the defaults: off only where the category is off by default (marketing).
     if (!DEFAULTS[category]) {

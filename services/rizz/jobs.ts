@@ -13,6 +13,7 @@ import { AppError, notFound, unauthorized } from '../errors.ts';
 import { acceptImage } from '../images.ts';
 import type { Clock, TimeFormatter } from '../time.ts';
 import { inTransaction, onCommitted, type Em } from '../transaction.ts';
+import { pgArray } from '../pgArray.ts';
 
 export const JOB_STATUSES = ['pending_payment', 'pending_phone', 'pending_upload', 'processing', 'completed', 'failed'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -88,7 +89,7 @@ export function createJobService(deps: {
     const cols = Object.keys(set);
     const moved = await tx.execute<{ id: string }[]>(
       `update rizz_jobs set status = ?, updated_at = now()${cols.map((c) => `, ${c} = ?`).join('')} where id = ? and status = any(?::text[]) returning id`,
-      [to, ...Object.values(set), jobId, `{${from.join(',')}}`],
+      [to, ...Object.values(set), jobId, pgArray(from)],
     );
     const r = await load(tx, jobId);
     if (!r) throw notFound('Job');

@@ -11,6 +11,7 @@ import { cursorCodec } from '../cursor.ts';
 import { AppError, notFound } from '../errors.ts';
 import { clientInstant, type TimeFormatter } from '../time.ts';
 import { inTransaction, type Em } from '../transaction.ts';
+import { pgArray } from '../pgArray.ts';
 
 export type SocialCounts = { likes: number; comments: number };
 
@@ -80,7 +81,7 @@ export function createSocialService(deps: { em: Em; time: TimeFormatter }) {
 
   async function countsOf(db: Em, type: string, ids: string[]): Promise<Map<string, SocialCounts>> {
     const rows = ids.length
-      ? await db.execute<{ target_id: string; likes: string; comments: string }[]>(`select target_id, likes, comments from social_counters where target_type = ? and target_id = any(?::text[])`, [type, `{${ids.map((i) => `"${i}"`).join(',')}}`])
+      ? await db.execute<{ target_id: string; likes: string; comments: string }[]>(`select target_id, likes, comments from social_counters where target_type = ? and target_id = any(?::text[])`, [type, pgArray(ids)])
       : [];
     return new Map(rows.map((r) => [r.target_id, { likes: Number(r.likes), comments: Number(r.comments) }]));
   }

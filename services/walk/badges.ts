@@ -18,6 +18,7 @@ import { inTransaction, onCommitted, type Em } from '../transaction.ts';
 import { BADGE_CATEGORIES, BADGE_DEFINITIONS, badgeRule, type BadgeCategory, type BadgeRule } from './badgeDefinitions.ts';
 import type { CompletedWalk, WalkCompleteHook } from './walks.ts';
 import { premiumFeatures } from './premium.ts';
+import { pgArray } from '../pgArray.ts';
 
 // How long a node keeps the badge rarity figures (premium's earnedShare).
 const RARITY_TTL_MS = 10 * 60_000;
@@ -77,8 +78,6 @@ function metricKey(rule: BadgeRule): string {
   return rule.metric;
 }
 
-const intArray = (xs: number[]) => `{${xs.map((x) => Math.trunc(x)).join(',')}}`;
-const uuidArray = (xs: string[]) => `{${xs.join(',')}}`;
 
 // The metrics query for these rules: one row per walker, a column per metric. Only trusted walks
 // count; the parameterised columns are filtered counts over the same scan.
@@ -97,7 +96,7 @@ function metricsQuery(rules: BadgeRule[], userIds: string[], withTogether: boole
         : ['extract(isodow from local_date)::int', rule.days];
       extra.push(`, count(*) filter (where ${expr} = any(?::int[])) as ${alias}`);
       aliases.push(alias);
-      extraParams.push(intArray(values));
+      extraParams.push(pgArray(values.map((x) => Math.trunc(x))));
       columns.set(key, alias);
     } else {
       columns.set(key, rule.metric);
@@ -128,7 +127,7 @@ function metricsQuery(rules: BadgeRule[], userIds: string[], withTogether: boole
            pr.longest_streak${withTogether ? ', tw.together_walks' : ', 0 as together_walks'}
       from u left join agg on agg.user_id = u.user_id left join pets on pets.user_id = u.user_id left join dp on dp.user_id = u.user_id
         left join ph on ph.user_id = u.user_id left join walk_profiles pr on pr.user_id = u.user_id${withTogether ? ' left join tw on tw.user_id = u.user_id' : ''}`;
-  return { sql, params: [uuidArray(userIds), ...extraParams], columns };
+  return { sql, params: [pgArray(userIds), ...extraParams], columns };
 }
 
 export function createBadgeService(deps: {
@@ -359,7 +358,7 @@ export function createBadgeService(deps: {
         }
         // A walker's walk holds their profile row until it commits: taking the rows here first means
         // the metrics below include any walk being stored right now, and never overwrite its newer numbers.
-        await tx.execute(`select 1 from walk_profiles where user_id = any(?::uuid[]) order by user_id for update`, [uuidArray(ids)]);
+        await tx.execute(`select 1 from walk_profiles where user_id = any(?::uuid[]) order by user_id for update`, [pgArray(ids)]);
         await evaluate(tx, ids, defs);
         await tx.execute(`update walk_badge_reevaluations set after_user_id = ?, users_done = users_done + ?, updated_at = ? where name = ?`,
           [ids[ids.length - 1], ids.length, clock.now(), REEVALUATION]);
@@ -402,5 +401,5 @@ export async function seedBadgeDefinitions(em: Em): Promise<void> {
     [JSON.stringify(rows)]);
   await em.execute(
     `update walk_badge_definitions set active = false, updated_at = now() where active and code <> all(?::text[])`,
-    [`{${rows.map((r) => r.code).join(',')}}`]);
+    [pgArray(rows.map((r) => r.code))]);
 }

@@ -27,6 +27,7 @@ import { inTransaction, onCommitted, type Em } from '../transaction.ts';
 import { MAX_INVITEES } from './schemas.ts';
 import { blockedEitherWay, NOT_BLOCKED } from './social.ts';
 import type { TogetherService } from './together.ts';
+import { pgArray } from '../pgArray.ts';
 
 // ---- Limits ----
 
@@ -115,7 +116,6 @@ const SELECT = `select i.id, i.inviter_id, coalesce(p.nickname, u.username) as i
     (select x.answer from walk_invitation_invitees x where x.invitation_id = i.id and x.user_id = ?) as my_answer
   from walk_invitations i join users u on u.id = i.inviter_id left join walk_profiles p on p.user_id = i.inviter_id`;
 const listCursor = cursorCodec(z.object({ at: clientInstant, id: z.uuid() }));
-const uuidArray = (ids: string[]) => `{${ids.join(',')}}`;
 
 // The invitation's row is held by another transaction (a start, a cancel, an answer): try again.
 class InvitationBusy extends Error {}
@@ -169,7 +169,7 @@ export function createInvitationService(deps: InvitationDeps) {
          join users u on u.id = x.user_id left join walk_profiles p on p.user_id = x.user_id
         where x.invitation_id = any(?::uuid[]) and (i.inviter_id = ?::uuid or ${NOT_BLOCKED('?::uuid', 'x.user_id')})
         order by x.invitation_id, x.created_at, x.user_id`,
-      [uuidArray(rows.map((r) => r.id)), viewerId, viewerId, viewerId]);
+      [pgArray(rows.map((r) => r.id)), viewerId, viewerId, viewerId]);
     for (const x of found) byId.get(x.invitation_id)!.push(x);
     return byId;
   }
@@ -224,7 +224,7 @@ export function createInvitationService(deps: InvitationDeps) {
       const followers = await tx.execute<{ id: string }[]>(
         `select f.follower_id as id from walk_follows f join users u on u.id = f.follower_id
           where f.followee_id = ?::uuid and f.follower_id = any(?::uuid[]) and u.disabled_at is null and ${NOT_BLOCKED('f.followee_id', 'f.follower_id')}`,
-        [inviterId, uuidArray(invitees)]);
+        [inviterId, pgArray(invitees)]);
       const missing = invitees.filter((u) => !followers.some((f) => f.id === u));
       if (missing.length) throw validationError([{ field: 'invitees', in: 'body', message: `not one of your followers: ${missing.join(', ')}` }]);
       await tx.execute(
@@ -233,7 +233,7 @@ export function createInvitationService(deps: InvitationDeps) {
         [id, inviterId, startsAt, input.placeName, input.lat, input.lng, input.message || null, now, now]);
       await tx.execute(
         `insert into walk_invitation_invitees (invitation_id, user_id, answer, created_at) select ?, u, 'pending', ? from unnest(?::uuid[]) as u`,
-        [id, now, uuidArray(invitees)]);
+        [id, now, pgArray(invitees)]);
       tell(tx, invitees, (nickname) => ({
         type: 'walk.invitation', title: '산책 초대', body: `${nickname}님이 함께 산책하자고 해요 · ${input.placeName} · ${time.format(startsAt)}`,
         data: { action: 'invited', invitationId: id, inviterId, startsAt: time.format(startsAt), placeName: input.placeName },
@@ -417,7 +417,7 @@ export function createInvitationService(deps: InvitationDeps) {
         [now, now, windowStart]);
       if (rows.length) {
         await tx.execute(`update walk_invitation_invitees set answer = 'expired', answered_at = ? where invitation_id = any(?::uuid[]) and answer = 'pending'`,
-          [now, uuidArray(rows.map((r) => r.id))]);
+          [now, pgArray(rows.map((r) => r.id))]);
       }
       return rows.length;
     });

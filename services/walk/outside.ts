@@ -17,6 +17,7 @@ import { badRequest } from '../errors.ts';
 import type { Clock, TimeFormatter } from '../time.ts';
 import type { Em } from '../transaction.ts';
 import { matchRegion, type Region } from './regions.ts';
+import { pgArray } from '../pgArray.ts';
 
 const HOUR_MS = 3600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -307,11 +308,11 @@ export function createOutsideService(deps: { em: Em; clock: Clock; time: TimeFor
     }
     // A complete answer is the truth for its circle: a clinic it no longer lists has closed or moved.
     if (found.complete) {
-      const ids = found.places.map((p) => p.id);
+      const ids = found.places.map((p) => p.id.slice(0, 64)); // as stored above
       await db.execute(
         `delete from walk_vets where earth_box(ll_to_earth(?, ?), ?) @> ll_to_earth(lat, lng)
            and earth_distance(ll_to_earth(?, ?), ll_to_earth(lat, lng)) <= ? and not (id = any(?::text[]))`,
-        [center.lat, center.lng, radiusM, center.lat, center.lng, radiusM, `{${ids.map((i) => `"${i.replace(/["\\]/g, '')}"`).join(',')}}`],
+        [center.lat, center.lng, radiusM, center.lat, center.lng, radiusM, pgArray(ids)],
       );
     }
     await db.execute(

@@ -9,6 +9,7 @@ import { conflict, notFound } from '../errors.ts';
 import { acceptImage } from '../images.ts';
 import { calendarDate, type TimeFormatter } from '../time.ts';
 import { inTransaction, type Em } from '../transaction.ts';
+import { pgArray } from '../pgArray.ts';
 
 const PHOTO_URL_SECONDS = 3600;
 export const MAX_PETS = 10;
@@ -170,7 +171,7 @@ export function createPetService(deps: { em: Em; time: TimeFormatter; storage: O
   async function ownedWeights(db: Em, ownerId: string, petIds: string[]): Promise<Map<string, number | null>> {
     if (!petIds.length) return new Map();
     const rows = await db.execute<{ id: string; weight_kg: string | null }[]>(
-      `select id, weight_kg from walk_pets where owner_id = ? and deleted_at is null and id = any(?::uuid[])`, [ownerId, `{${petIds.join(',')}}`]);
+      `select id, weight_kg from walk_pets where owner_id = ? and deleted_at is null and id = any(?::uuid[])`, [ownerId, pgArray(petIds)]);
     return new Map(rows.map((r) => [r.id, r.weight_kg === null ? null : Number(r.weight_kg)]));
   }
 

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { periodWindow } from '../rankings/rankings.ts';
 import type { Clock } from '../time.ts';
 import { inTransaction, type Em } from '../transaction.ts';
+import { pgArray } from '../pgArray.ts';
 
 // Walkers read and told per round.
 const CHUNK = 200;
@@ -82,7 +83,7 @@ export function createRankingResultService(deps: { em: Em; clock: Clock; logger:
       }
       if (told.length > 0) {
         await em.fork().execute(`update walk_ranking_results set notified_at = ? where period_start = ?::date and user_id = any(?::uuid[]) and notified_at is null`,
-          [now, week.start, `{${told.join(',')}}`]);
+          [now, week.start, pgArray(told)]);
       }
       notified += told.length;
     }

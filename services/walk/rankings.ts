@@ -31,6 +31,7 @@ import {
   WALK_FRIENDS_AROUND, WALK_FRIENDS_TOP, WALK_HALL_OF_FAME_CLOSE, WALK_HALL_OF_FAME_LIST, WALK_MINE_ALL, WALK_MINE_REGION, WALK_NICKNAMES,
   WALK_PROFILE_REGION, WALK_RANGE_ALL, WALK_RANGE_REGION, WALK_RANKINGS_LOCK, WALK_RANKINGS_NEXT, WALK_RANKINGS_NEXT_INDEXES, WALK_RANKINGS_RECOMPUTE, WALK_RANKINGS_SWAP, WALK_RANKINGS_WORK_MEM, WALK_TOP_ALL, WALK_TOP_REGION,
 } from './rankings.sql.ts';
+import { pgArray } from '../pgArray.ts';
 
 export const walkRankingPeriod = z.enum(['week', 'month', 'all']).meta({ description: 'The current KST week (from Monday), month, or all time' });
 export type WalkRankingPeriod = z.infer<typeof walkRankingPeriod>;
@@ -248,7 +249,7 @@ export function createWalkRankingService(deps: { em: Em; clock: Clock; logger: L
     const board = await boards[q.metric].leaderboard(period, { limit, itemId: viewerId });
     const names = new Map<string, string>();
     if (board.items.length > 0) {
-      const rows = await em.fork().execute<{ user_id: string; nickname: string }[]>(WALK_NICKNAMES, [`{${board.items.map((i) => i.itemId).join(',')}}`]);
+      const rows = await em.fork().execute<{ user_id: string; nickname: string }[]>(WALK_NICKNAMES, [pgArray(board.items.map((i) => i.itemId))]);
       for (const r of rows) names.set(r.user_id, r.nickname);
     }
     return {

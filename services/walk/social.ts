@@ -10,6 +10,7 @@ import { conflict, notFound } from '../errors.ts';
 import type { ModuleSocial, SocialTarget } from '../social/social.ts';
 import { clientInstant, type TimeFormatter } from '../time.ts';
 import { inTransaction, onCommitted, type Em } from '../transaction.ts';
+import { pgArray } from '../pgArray.ts';
 
 // ---- The feed's order ----
 // walks.feed_score: recency in hours plus engagement and distance on log scales, kept by a trigger
@@ -195,8 +196,8 @@ export function createWalkSocialService(deps: {
       if (!ids.length) break;
       after = ids[ids.length - 1];
       const written = await inTransaction(em.fork(), async (tx) => {
-        await tx.execute(`delete from walk_friend_recommendations where user_id = any(?::uuid[])`, [`{${ids.join(',')}}`]);
-        return tx.execute(RECOMMEND_SQL, [`{${ids.join(',')}}`, now, now]);
+        await tx.execute(`delete from walk_friend_recommendations where user_id = any(?::uuid[])`, [pgArray(ids)]);
+        return tx.execute(RECOMMEND_SQL, [pgArray(ids), now, now]);
       });
       users += ids.length;
       rows += written.length;

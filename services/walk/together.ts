@@ -32,6 +32,7 @@ import {
   type CreateSessionInput, type PositionInput, type RelayedPosition, type SessionDto, type walkServerEvents,
 } from './schemas.ts';
 import { createMemoryTogetherStore, createRedisTogetherStore } from './togetherStore.ts';
+import { pgArray } from '../pgArray.ts';
 
 type CloseReason = (typeof CLOSE_REASONS)[number];
 type Source = (typeof SESSION_SOURCES)[number];
@@ -96,7 +97,6 @@ type SessionState = {
 type SessionRow = { id: string; created_by: string; source: Source; status: 'open' | 'closed'; created_at: Date; closed_at: Date | null; close_reason: CloseReason | null };
 type MemberRow = { user_id: string; invited_at: Date; joined_at: Date | null; left_at: Date | null; home_zones: unknown };
 
-const uuidArray = (ids: string[]) => `{${ids.join(',')}}`;
 
 export function createTogetherService(deps: TogetherDeps) {
   const { em, clock, time, logger, realtime, limits } = deps;
@@ -240,7 +240,7 @@ export function createTogetherService(deps: TogetherDeps) {
          where p.session_id = c.session_id and p.user_id = c.user_id and s.id = p.session_id
            and s.status = 'open' and p.joined_at is not null and p.left_at is null
          returning p.session_id, p.user_id`,
-        [now, uuidArray(silent.map((x) => x.sessionId)), uuidArray(silent.map((x) => x.userId))]);
+        [now, pgArray(silent.map((x) => x.sessionId)), pgArray(silent.map((x) => x.userId))]);
       for (const r of rows) presence(r.session_id, r.user_id, 'stale', now);
       stale = rows.length;
     }
@@ -282,14 +282,14 @@ export function createTogetherService(deps: TogetherDeps) {
         // like no one (a block is not announced).
         const found = await tx.execute<{ id: string }[]>(
           `select id from users u where id = any(?::uuid[]) and ${NOT_BLOCKED('?::uuid', 'u.id')}`,
-          [uuidArray(invitees), userId, userId]);
+          [pgArray(invitees), userId, userId]);
         const missing = invitees.filter((i) => !found.some((f) => f.id === i));
         if (missing.length) throw validationError([{ field: 'invitees', in: 'payload', message: `No such user: ${missing.join(', ')}` }]);
         await tx.execute(`insert into walk_sessions (id, created_by, source, status, created_at) values (?, ?, ?, 'open', ?)`, [id, userId, source, now]);
         await tx.execute(
           `insert into walk_session_participants (session_id, user_id, invited_at, joined_at)
            select ?, u, ?, case when u = ?::uuid then ?::timestamptz end from unnest(?::uuid[]) as u`,
-          [id, now, userId, now, uuidArray([userId, ...invitees])]);
+          [id, now, userId, now, pgArray([userId, ...invitees])]);
         return (await load(tx, id))!;
       };
       const announce = () => {

@@ -8,7 +8,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { createOrm, migrate, type Orm } from '../../server/db.ts';
 import { createLogger } from '../../server/logger.ts';
-import { pgArray } from '../../services/coach/pgArray.ts';
+import { pgArray } from '../../services/pgArray.ts';
 import { inTransaction, type Em } from '../../services/transaction.ts';
 import { createVectorIndex, type VectorFilter, type VectorHit, type VectorIndex } from '../../services/coach/vectorIndex.ts';
 import { createWorkerPool, type WorkerPool } from '../../workers/pool.ts';
