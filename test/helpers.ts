@@ -92,6 +92,18 @@ export async function request(node: { url: string }, method: string, path: strin
 
 let userCounter = 0;
 
+// Reads until `done` says what it waits for has landed (work that runs after a commit, off the
+// request: notifications, pushes, ranking scores), or gives up after `tries` more reads `everyMs`
+// apart and returns the last read, for the test's own assertion to judge.
+export async function settled<T>(read: () => Promise<T>, done: (value: T) => boolean, opts: { tries?: number; everyMs?: number } = {}): Promise<T> {
+  const { tries = 100, everyMs = 20 } = opts;
+  for (let i = 0; ; i++) {
+    const value = await read();
+    if (done(value) || i >= tries) return value;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
 export type TestUser = { id: string; email: string; username: string; password: string; accessToken: string; refreshToken: string };
 
 export async function newUser(node: { url: string }, overrides: Partial<{ email: string; username: string; password: string }> = {}): Promise<TestUser> {

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import type { ApiNode } from '../../server/node.ts';
 import { createTestClock } from '../../services/time.ts';
-import { newUser, redisUrl, request, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
+import { newUser, redisUrl, request, settled, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
 
 // Once, on Redis when REDIS_URL is set (else Postgres): test/platform/rankings.test.ts shows both paths
 // give the same answers, and both runs here would share the run's database and its boards.
@@ -31,14 +31,9 @@ import { newUser, redisUrl, request, startNode, stopAllNodes, type TestUser } fr
     // only this file's characters are looked at.
     const names = (items: { id: string; name: string }[]) => items.filter((i) => Object.values(ids).includes(i.id)).map((i) => i.name);
     // A like's ranking score is added after the like commits, off the request (modules/chat/index.ts):
-    // read a board until it shows what `settled` waits for, or give up after 2 s and let the test say why.
-    async function board(path: string, token: string, settled: (body: any) => boolean) {
-      for (let i = 0; ; i++) {
-        const res = await request(node, 'GET', path, { token });
-        if (res.status !== 200 || settled(res.body) || i >= 100) return res;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    // read a board until it shows what `done` waits for.
+    const board = (path: string, token: string, done: (body: any) => boolean) =>
+      settled(() => request(node, 'GET', path, { token }), (res) => res.status !== 200 || done(res.body));
 
     it('ranks by likes (and comments) per period, leaves out what the viewer may not see, and gives my item\'s rank', async () => {
       const fans = await Promise.all([1, 2, 3].map(() => newUser(node)));

@@ -15,7 +15,7 @@ import { createFakeAppStore, type FakeAppStore } from '../fakes/appStore.ts';
 import { startFakeAirKorea, type FakeAirKorea } from '../fakes/airkorea.ts';
 import { startFakeKma, type FakeKma } from '../fakes/kma.ts';
 import { startFakeToss, type FakeToss } from '../fakes/toss.ts';
-import { newUser, request, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
+import { newUser, request, settled, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
 import { walk } from '../tracks.ts';
 
 const HOUR = 3600_000;
@@ -66,15 +66,9 @@ describe('walk II, done when: follow, feed, react, push, invite, meet up, subscr
   const runCron = (node: ApiNode, name: string) => cronJobs(node.services).find((j) => j.name === name)!
     .run({ em: node.ctx.db.orm.em.fork(), logger: node.ctx.logger, signal: new AbortController().signal });
   // The push types that reached the offline outbox for a user, once `want` are all there (pushes go out after commit).
-  async function pushedTypes(userId: string, want: string[]): Promise<string[]> {
-    for (let i = 0; ; i++) {
-      const types = (await db().execute<{ type: string }[]>(
-        `select distinct n.type from offline_outbox o join notifications n on n.id = (o.payload->'data'->>'notificationId')::bigint
-          where o.channel = 'push' and n.user_id = ? order by n.type`, [userId])).map((r) => r.type);
-      if (want.every((t) => types.includes(t)) || i >= 200) return types;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
+  const pushedTypes = (userId: string, want: string[]) => settled(async () => (await db().execute<{ type: string }[]>(
+    `select distinct n.type from offline_outbox o join notifications n on n.id = (o.payload->'data'->>'notificationId')::bigint
+      where o.channel = 'push' and n.user_id = ? order by n.type`, [userId])).map((r) => r.type), (types) => want.every((t) => types.includes(t)), { tries: 200, everyMs: 25 });
   let seq = 0;
   const postWalk = async (u: TestUser, node: ApiNode) => {
     const res = await as(u, node).post('/walks', { clientWalkId: `dw2-${++seq}`, points: walk({ distanceM: 2500, speedKmh: 5, seed: 1400 + seq, t0: clock.now().getTime() - 3 * HOUR }) });

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import type { ApiNode } from '../../server/node.ts';
 import { createTestClock } from '../../services/time.ts';
-import { newUser, request, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
+import { newUser, request, settled, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
 
 const HOUR = 3600_000;
 const NOW = '2026-11-26T21:00:00+09:00';
@@ -32,14 +32,8 @@ describe('walk: meetups', function () {
   const post = (user: TestUser, body: unknown) => request(node, 'POST', '/meetups', { token: user.accessToken, body });
   const act = (user: TestUser, id: string, what: 'join' | 'leave' | 'cancel' | 'session') => request(node, 'POST', `/meetups/${id}/${what}`, { token: user.accessToken });
   // Notifications are sent after the change commits, off the request: wait for them to land.
-  async function noticesOf(userId: string, type: string, count: number): Promise<{ data: Record<string, unknown>; title: string }[]> {
-    for (let i = 0; ; i++) {
-      const rows = await db().execute<{ data: Record<string, unknown>; title: string }[]>(
-        `select data, title from notifications where user_id = ? and type = ? order by created_at`, [userId, type]);
-      if (rows.length >= count || i >= 100) return rows;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+  const noticesOf = (userId: string, type: string, count: number) => settled(() => db().execute<{ data: Record<string, unknown>; title: string }[]>(
+    `select data, title from notifications where user_id = ? and type = ? order by created_at`, [userId, type]), (rows) => rows.length >= count);
 
   it('posts a meetup with its host as the first member, and shows it with its members', async () => {
     const res = await post(host, meetup({ endsAt: at(23.5) }));

@@ -10,7 +10,7 @@ import { walkModule } from '../../modules/walk/index.ts';
 import { moduleServices } from '../../server/context.ts';
 import type { ApiNode } from '../../server/node.ts';
 import { createTestClock } from '../../services/time.ts';
-import { newUser, request, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
+import { newUser, request, settled, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
 import { walk as track } from '../tracks.ts';
 
 const kst = (local: string) => new Date(`${local}+09:00`);
@@ -65,13 +65,10 @@ describe('walk: push notifications', function () {
       where o.channel = 'push' and n.user_id = ? order by n.type`, [userId])).map((r) => r.type);
   // What each push of a type to a user came to, once `count` have been recorded (notifications go out after commit, off the request).
   async function pushOutcomes(userId: string, type: string, count: number): Promise<string[]> {
-    for (let i = 0; ; i++) {
-      const rows = await db().execute<{ outcome: string }[]>(
-        `select d.outcome from notification_deliveries d join notifications n on n.id = d.notification_id
-          where n.user_id = ? and n.type = ? and d.channel = 'push' order by d.id`, [userId, type]);
-      if (rows.length >= count || i >= 250) return rows.map((r) => r.outcome).sort();
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const rows = await settled(() => db().execute<{ outcome: string }[]>(
+      `select d.outcome from notification_deliveries d join notifications n on n.id = d.notification_id
+        where n.user_id = ? and n.type = ? and d.channel = 'push' order by d.id`, [userId, type]), (r) => r.length >= count, { tries: 250 });
+    return rows.map((r) => r.outcome).sort();
   }
 
   it('gets two walkers each of the seven push types into the offline outbox', async () => {

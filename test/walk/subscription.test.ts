@@ -12,7 +12,7 @@ import type { ApiNode } from '../../server/node.ts';
 import { createTestClock } from '../../services/time.ts';
 import type { StoreChange } from '../../services/walk/subscription.ts';
 import { startFakeToss, type FakeToss } from '../fakes/toss.ts';
-import { newUser, request, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
+import { newUser, request, settled, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
 
 const DAY = 86_400_000;
 // The 31st: a month later is the 28th of February, and the anniversary comes back on the 31st of March.
@@ -63,11 +63,9 @@ describe('walk: premium subscriptions', function () {
   }
 
   async function notices(userId: string, count: number): Promise<Record<string, unknown>[]> {
-    for (let i = 0; ; i++) {
-      const rows = await db().execute<{ data: Record<string, unknown> }[]>(`select data from notifications where user_id = ? and type = 'walk.subscription' order by created_at`, [userId]);
-      if (rows.length >= count || i >= 100) return rows.map((r) => r.data);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const rows = await settled(() => db().execute<{ data: Record<string, unknown> }[]>(
+      `select data from notifications where user_id = ? and type = 'walk.subscription' order by created_at`, [userId]), (r) => r.length >= count);
+    return rows.map((r) => r.data);
   }
 
   it('subscribes through Toss: the billing key is kept sealed, the first month is charged at once, premium runs to the period end', async () => {
