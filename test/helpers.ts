@@ -10,6 +10,7 @@ import { moduleServices } from '../server/context.ts';
 import type { AnyModule } from '../server/module.ts';
 import type { Clock } from '../services/time.ts';
 import { modules } from '../modules/index.ts';
+import { cronJobs } from '../cron/index.ts';
 import { coachModule } from '../modules/coach/index.ts';
 import { widgetsModule } from './modules/widgets.ts';
 import { testState } from './state.ts';
@@ -102,6 +103,14 @@ export async function settled<T>(read: () => Promise<T>, done: (value: T) => boo
     if (done(value) || i >= tries) return value;
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+// Runs a node's cron job once, now, as the cron process would (two calls at once are two cron nodes
+// racing). The job's own answer is returned.
+export async function runCronJob(node: ApiNode, name: string): Promise<Record<string, unknown> | void> {
+  const job = cronJobs(node.services).find((j) => j.name === name);
+  if (!job) throw new Error(`no cron job named ${name} on this node`);
+  return job.run({ em: node.ctx.db.orm.em.fork(), logger: node.ctx.logger, signal: new AbortController().signal });
 }
 
 export type TestUser = { id: string; email: string; username: string; password: string; accessToken: string; refreshToken: string };

@@ -8,14 +8,13 @@
 // "unavailable" with the last value when KMA is down. (Every push type, and each piece's edge cases,
 // are in the other test/walk files.)
 import { expect } from 'chai';
-import { cronJobs } from '../../cron/index.ts';
 import type { ApiNode } from '../../server/node.ts';
 import { createTestClock } from '../../services/time.ts';
 import { createFakeAppStore, type FakeAppStore } from '../fakes/appStore.ts';
 import { startFakeAirKorea, type FakeAirKorea } from '../fakes/airkorea.ts';
 import { startFakeKma, type FakeKma } from '../fakes/kma.ts';
 import { startFakeToss, type FakeToss } from '../fakes/toss.ts';
-import { newUser, request, settled, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
+import { newUser, request, runCronJob, settled, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
 import { walk } from '../tracks.ts';
 
 const HOUR = 3600_000;
@@ -63,8 +62,6 @@ describe('walk II, done when: follow, feed, react, push, invite, meet up, subscr
     put: (path: string, body?: unknown) => request(node, 'PUT', path, { token: u.accessToken, body }),
     patch: (path: string, body?: unknown) => request(node, 'PATCH', path, { token: u.accessToken, body }),
   });
-  const runCron = (node: ApiNode, name: string) => cronJobs(node.services).find((j) => j.name === name)!
-    .run({ em: node.ctx.db.orm.em.fork(), logger: node.ctx.logger, signal: new AbortController().signal });
   // The push types that reached the offline outbox for a user, once `want` are all there (pushes go out after commit).
   const pushedTypes = (userId: string, want: string[]) => settled(async () => (await db().execute<{ type: string }[]>(
     `select distinct n.type from offline_outbox o join notifications n on n.id = (o.payload->'data'->>'notificationId')::bigint
@@ -118,7 +115,7 @@ describe('walk II, done when: follow, feed, react, push, invite, meet up, subscr
     expect(await pushedTypes(dana.id, ['walk.invitation'])).to.include('walk.invitation');
 
     clock.advance(HOUR);
-    await Promise.all([runCron(one, 'walk-invitations-start'), runCron(two, 'walk-invitations-start')]);
+    await Promise.all([runCronJob(one, 'walk-invitations-start'), runCronJob(two, 'walk-invitations-start')]);
     const started = await as(minho, one).get(`/walk/invitations/${invited.body.id}`);
     expect(started.body.status).to.equal('started');
     expect(started.body.sessionId).to.be.a('string');
@@ -161,7 +158,7 @@ describe('walk II, done when: follow, feed, react, push, invite, meet up, subscr
   });
 
   it('answers the weather from the cache, and "unavailable" with the last value when KMA is down', async () => {
-    await runCron(one, 'walk-outside-refresh');
+    await runCronJob(one, 'walk-outside-refresh');
     const fresh = await as(dana, two).get('/walk/outside');
     expect(fresh.status, JSON.stringify(fresh.body)).to.equal(200);
     expect(fresh.body).to.include({ region: '서울', status: 'fresh' });
@@ -170,7 +167,7 @@ describe('walk II, done when: follow, feed, react, push, invite, meet up, subscr
 
     kma.mode = 'down';
     clock.advance(HOUR);
-    await runCron(two, 'walk-outside-refresh');
+    await runCronJob(two, 'walk-outside-refresh');
     const down = await as(dana, one).get('/walk/outside');
     expect(down.status).to.equal(200);
     expect(down.body.status).to.equal('unavailable');
@@ -193,7 +190,7 @@ describe('walk II, done when: follow, feed, react, push, invite, meet up, subscr
 
     clock.set(firstEnd + HOUR);
     expect((await as(dana, two).get('/walk/subscription')).body.subscriptions[0].nextChargeAt).to.be.a('string');
-    await Promise.all([runCron(one, 'walk-subscription-renewals'), runCron(two, 'walk-subscription-renewals')]);
+    await Promise.all([runCronJob(one, 'walk-subscription-renewals'), runCronJob(two, 'walk-subscription-renewals')]);
     const charges = toss.billingCharges(customerKey);
     expect(charges.map((c) => c.status)).to.deep.equal(['DONE', 'DONE']);
     const renewed = (await as(dana, two).get('/walk/subscription')).body;

@@ -8,7 +8,7 @@ import type { Socket } from 'socket.io-client';
 import { cronJobs } from '../../cron/index.ts';
 import type { ApiNode } from '../../server/node.ts';
 import { createTestClock } from '../../services/time.ts';
-import { closeAllSockets, connectSocket, connected, newUser, redisUrl, request, settled, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
+import { closeAllSockets, connectSocket, connected, newUser, redisUrl, request, runCronJob, settled, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -58,8 +58,7 @@ describe('walk: invitations', function () {
   const notices = (userId: string, count: number, action?: string) => settled(async () => (await db().execute<{ data: Record<string, any>; title: string }[]>(
     `select data, title from notifications where user_id = ? and type = 'walk.invitation' order by created_at, id`, [userId]))
     .filter((r) => !action || r.data.action === action), (rows) => rows.length >= count);
-  const runCron = (node: ApiNode) => cronJobs(node.services).find((j) => j.name === 'walk-invitations-start')!
-    .run({ em: node.ctx.db.orm.em.fork(), logger: node.ctx.logger, signal: new AbortController().signal });
+  const runCron = (node: ApiNode) => runCronJob(node, 'walk-invitations-start');
   const rowOf = async (id: string) => (await db().execute<{ status: string; session_id: string | null }[]>(`select status, session_id from walk_invitations where id = ?`, [id]))[0];
   const answersOf = async (id: string) => Object.fromEntries((await db().execute<{ user_id: string; answer: string }[]>(
     `select user_id, answer from walk_invitation_invitees where invitation_id = ?`, [id])).map((r) => [r.user_id, r.answer]));

@@ -5,14 +5,13 @@
 // charges once; store changes (applyStoreChange: duplicate, stale, unknown user); the premium gate's
 // effects (the 90-day history window, adFree, badge rarity); bad input; and the offline sandbox.
 import { expect } from 'chai';
-import { cronJobs } from '../../cron/index.ts';
 import { walkModule } from '../../modules/walk/index.ts';
 import { moduleServices } from '../../server/context.ts';
 import type { ApiNode } from '../../server/node.ts';
 import { createTestClock } from '../../services/time.ts';
 import type { StoreChange } from '../../services/walk/subscription.ts';
 import { startFakeToss, type FakeToss } from '../fakes/toss.ts';
-import { newUser, request, settled, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
+import { newUser, request, runCronJob, settled, startNode, stopAllNodes, type TestUser } from '../helpers.ts';
 
 const DAY = 86_400_000;
 // The 31st: a month later is the 28th of February, and the anniversary comes back on the 31st of March.
@@ -39,8 +38,7 @@ describe('walk: premium subscriptions', function () {
 
   const db = () => node.ctx.db.orm.em.fork();
   const walk = () => moduleServices(node.services, walkModule);
-  const renewals = (n: ApiNode) => cronJobs(n.services).find((j) => j.name === 'walk-subscription-renewals')!;
-  const runRenewals = (n: ApiNode = node) => renewals(n).run({ em: n.ctx.db.orm.em.fork(), logger: n.ctx.logger, signal: new AbortController().signal });
+  const runRenewals = (n: ApiNode = node) => runCronJob(n, 'walk-subscription-renewals');
   const post = (u: TestUser, path: string, body?: unknown) => request(node, 'POST', path, { token: u.accessToken, body });
   const stateOf = async (u: TestUser) => {
     const res = await request(node, 'GET', '/walk/subscription', { token: u.accessToken });
