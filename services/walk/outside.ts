@@ -244,12 +244,16 @@ export function createOutsideService(deps: { em: Em; clock: Clock; time: TimeFor
 
   // ---- Reading ----
 
+  // When a cached value was fetched, and how old it is now: what every answer from the cache carries.
+  const freshness = (fetchedAt: Date | null, now: Date) => ({
+    asOf: fetchedAt ? time.format(fetchedAt) : null,
+    ageSeconds: fetchedAt ? Math.max(0, Math.floor((now.getTime() - fetchedAt.getTime()) / 1000)) : null,
+  });
+
   type Source = z.infer<typeof sourceDto>;
   function sourceOf(row: CacheRow | undefined, configured: boolean, now: Date): Source {
     const fetchedAt = row?.fetched_at ? new Date(row.fetched_at) : null;
-    const asOf = fetchedAt ? time.format(fetchedAt) : null;
-    const ageSeconds = fetchedAt ? Math.max(0, Math.floor((now.getTime() - fetchedAt.getTime()) / 1000)) : null;
-    const base = { asOf, ageSeconds };
+    const base = freshness(fetchedAt, now);
     if (!configured) return { status: 'unavailable' as const, ...base, reason: NOT_CONFIGURED };
     if (!row || !fetchedAt) return { status: 'unavailable' as const, ...base, reason: row?.error ?? 'not fetched yet' };
     if (row.error_at && new Date(row.error_at).getTime() >= fetchedAt.getTime()) return { status: 'unavailable' as const, ...base, reason: row.error ?? 'last refresh failed' };
@@ -363,8 +367,7 @@ export function createOutsideService(deps: { em: Em; clock: Clock; time: TimeFor
     return {
       items: rows.map((r) => ({ id: r.id, name: r.name, address: r.address, phone: r.phone, lat: Number(r.lat), lng: Number(r.lng), distanceM: Math.round(Number(r.distance_m)) })),
       status,
-      asOf: fetchedAt ? time.format(fetchedAt) : null,
-      ageSeconds: fetchedAt ? Math.max(0, Math.floor((clock.now().getTime() - fetchedAt.getTime()) / 1000)) : null,
+      ...freshness(fetchedAt, clock.now()),
       ...(reason ? { reason } : {}),
     };
   }
